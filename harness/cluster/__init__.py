@@ -1,0 +1,1 @@
+"""Start, stop, kill, pause and partition the nodes of a test cluster (no history, no checking)."""

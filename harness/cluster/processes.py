@@ -1,0 +1,302 @@
+"""Real `redis-server` and `toxiproxy-server` processes on free loopback ports.
+
+Contract: every process started here is killed by `stop()`, by the registry's
+atexit/signal cleanup, and — if this Python process dies without running
+either (SIGKILL, crash) — by the kernel, because each child is started with
+PR_SET_PDEATHSIG(SIGKILL). Spawn them from a thread that lives as long as the
+processes should (the kernel fires the death signal when the spawning *thread*
+exits), e.g. the main thread or the nemesis thread of a run.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Sequence
+
+from harness.errors import EnvironmentFailure
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PERSISTENCE_MODES = ("none", "appendonly everysec", "appendonly always")
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        pass
+    os.setpgrp()  # Ctrl-C in the terminal reaches us, not the servers: we stop them in order
+
+
+def free_port() -> int:
+    """A TCP port that was free on 127.0.0.1 a moment ago (callers retry on a bind race)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def find_executable(name: str, env_var: str) -> str:
+    """Locate `name`: $env_var, then ./bin of the repository, then PATH.
+
+    Raises EnvironmentFailure (exit 4) with what to do when it is missing.
+    """
+    candidates = [os.environ.get(env_var, ""), str(REPO_ROOT / "bin" / name), shutil.which(name) or ""]
+    for candidate in candidates:
+        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    raise EnvironmentFailure(
+        f"{name} not found (looked at ${env_var}, {REPO_ROOT / 'bin'}, PATH); "
+        "run `make setup` (scripts/setup.sh) to install it")
+
+
+class _Registry:
+    """Every live child process, so an interpreter exit or SIGTERM still kills them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._procs: set[subprocess.Popen[bytes]] = set()
+        atexit.register(self.kill_all)
+
+    def add(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._procs.add(proc)
+
+    def discard(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._procs.discard(proc)
+
+    def kill_all(self) -> None:
+        with self._lock:
+            procs = list(self._procs)
+            self._procs.clear()
+        for proc in procs:
+            _kill(proc)
+
+
+REGISTRY = _Registry()
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        try:
+            proc.send_signal(signal.SIGCONT)  # a paused process must be able to die
+            proc.kill()
+        except ProcessLookupError:
+            pass
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL cannot be ignored
+        pass
+
+
+def _spawn(argv: Sequence[str], log_path: Path) -> subprocess.Popen[bytes]:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(list(argv), stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+    REGISTRY.add(proc)
+    return proc
+
+
+class RedisServer:
+    """One `redis-server` on 127.0.0.1 with its own data directory.
+
+    The port is chosen at the first `start()` and kept across restarts (proxies
+    point at it). `persistence` is one of PERSISTENCE_MODES.
+    """
+
+    def __init__(self, name: str, data_dir: str | Path, *, persistence: str = "none",
+                 password: str | None = None, port: int | None = None,
+                 start_timeout: float = 10.0) -> None:
+        if persistence not in PERSISTENCE_MODES:
+            raise ValueError(f"persistence must be one of {PERSISTENCE_MODES}, not {persistence!r}")
+        self.name = name
+        self.data_dir = Path(data_dir)
+        self.persistence = persistence
+        self.password = password
+        self.port = port
+        self.start_timeout = start_timeout
+        self._fixed_port = port is not None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.paused = False
+
+    # -- addresses ---------------------------------------------------------
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    @property
+    def url(self) -> str:
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}{self.host}:{self.port}/0"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def is_running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    # -- lifecycle -----------------------------------------------------------
+    def _argv(self, executable: str) -> list[str]:
+        argv = [executable, "--port", str(self.port), "--bind", "127.0.0.1",
+                "--dir", str(self.data_dir), "--daemonize", "no", "--protected-mode", "no",
+                "--save", "", "--logfile", "", "--databases", "1"]
+        if self.persistence == "none":
+            argv += ["--appendonly", "no"]
+        else:
+            argv += ["--appendonly", "yes", "--appendfsync", self.persistence.split()[1]]
+        if self.password:
+            argv += ["--requirepass", self.password]
+        return argv
+
+    def start(self, *, empty: bool = False) -> None:
+        """Start the server and wait until it answers PING; `empty` wipes its data first."""
+        if self.is_running():
+            raise RuntimeError(f"{self.name} is already running (pid {self.pid})")
+        executable = find_executable("redis-server", "REDIS_SERVER")
+        if empty and self.data_dir.exists():
+            shutil.rmtree(self.data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        attempts = 1 if self._fixed_port else 5
+        last_error = ""
+        for _ in range(attempts):
+            if not self._fixed_port:
+                self.port = free_port()
+            self._proc = _spawn(self._argv(executable), self.data_dir / "redis.log")
+            self.paused = False
+            if _wait_until(lambda: self._proc.poll() is not None or _answers_ping(self.port),
+                           self.start_timeout) and self._proc.poll() is None:
+                self._fixed_port = True  # keep the port across restarts
+                return
+            last_error = _tail(self.data_dir / "redis.log")
+            self._reap()
+        raise EnvironmentFailure(f"redis-server {self.name} would not start on 127.0.0.1:{self.port}: "
+                                 f"{last_error or 'no answer to PING'}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown save, no fsync beyond what the persistence mode already did."""
+        self._reap()
+
+    def restart(self, *, empty: bool = False) -> None:
+        """Kill if running, then start on the same port (optionally with no data)."""
+        self._reap()
+        self.start(empty=empty)
+
+    def pause(self) -> None:
+        """SIGSTOP: the server keeps its connections open but answers nothing."""
+        if self.is_running() and not self.paused:
+            os.kill(self._proc.pid, signal.SIGSTOP)  # type: ignore[union-attr]
+            self.paused = True
+
+    def resume(self) -> None:
+        """SIGCONT after `pause()`."""
+        if self.is_running() and self.paused:
+            os.kill(self._proc.pid, signal.SIGCONT)  # type: ignore[union-attr]
+        self.paused = False
+
+    def stop(self) -> None:
+        """Kill the process (tests and runs throw their data away)."""
+        self._reap()
+
+    def _reap(self) -> None:
+        if self._proc is not None:
+            _kill(self._proc)
+            REGISTRY.discard(self._proc)
+        self._proc = None
+        self.paused = False
+
+    def __repr__(self) -> str:
+        state = "paused" if self.paused else ("running" if self.is_running() else "stopped")
+        return f"RedisServer({self.name!r}, port={self.port}, {state})"
+
+
+class ToxiproxyServer:
+    """One real `toxiproxy-server` with its HTTP API on a free loopback port."""
+
+    def __init__(self, log_path: str | Path, *, start_timeout: float = 10.0) -> None:
+        self.log_path = Path(log_path)
+        self.start_timeout = start_timeout
+        self.port: int | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def is_running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> None:
+        executable = find_executable("toxiproxy-server", "TOXIPROXY_SERVER")
+        last_error = ""
+        for _ in range(5):
+            self.port = free_port()
+            self._proc = _spawn([executable, "-host", self.host, "-port", str(self.port)], self.log_path)
+            if _wait_until(lambda: self._proc.poll() is not None or _answers_http(self.api_url + "/version"),
+                           self.start_timeout) and self._proc.poll() is None:
+                return
+            last_error = _tail(self.log_path)
+            self.stop()
+        raise EnvironmentFailure(f"toxiproxy-server would not start: {last_error or 'API did not answer'}")
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            _kill(self._proc)
+            REGISTRY.discard(self._proc)
+        self._proc = None
+
+
+def _wait_until(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def _answers_ping(port: int | None) -> bool:
+    """True once the server answers PING (+PONG, or -NOAUTH when a password is set)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:  # type: ignore[arg-type]
+            sock.sendall(b"PING\r\n")
+            reply = sock.recv(64)
+    except OSError:
+        return False
+    return reply.startswith(b"+PONG") or reply.startswith(b"-NOAUTH")
+
+
+def _answers_http(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=0.3) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _tail(path: Path, lines: int = 3) -> str:
+    try:
+        return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
+    except OSError:
+        return ""

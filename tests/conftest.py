@@ -1,0 +1,138 @@
+"""Fixtures that start real servers: N `redis-server` processes and a `toxiproxy-server`.
+
+Every server is started on a free loopback port in a tmp dir and always killed
+at teardown (pytest runs finalizers on failure and on Ctrl-C; the processes
+also die with the test process, see harness.cluster.processes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from harness.cluster.processes import RedisServer, ToxiproxyServer
+from harness.cluster.toxiproxy import ProxyAddress, ToxiproxyControl
+
+
+@dataclass
+class RedisNodes:
+    """Running redis-server nodes of one test, with helpers to reach and hurt them."""
+
+    servers: list[RedisServer]
+    password: str | None = None
+    _clients: list[redis.Redis] = field(default_factory=list)
+
+    @property
+    def urls(self) -> list[str]:
+        return [s.url for s in self.servers]
+
+    def clients(self, socket_timeout: float = 0.5) -> list[redis.Redis]:
+        """Fresh redis-py clients, one per node (closed at teardown)."""
+        made = [redis.Redis(host=s.host, port=s.port, password=self.password,
+                            socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout,
+                            retry=Retry(NoBackoff(), 0))
+                for s in self.servers]
+        self._clients.extend(made)
+        return made
+
+    def direct(self, i: int) -> redis.Redis:
+        """A client to node i for inspecting its state in assertions."""
+        return self.clients()[i]
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+        for server in self.servers:
+            server.stop()
+
+
+def start_nodes(n: int, base: Path, *, password: str | None = None,
+                persistence: str = "none") -> RedisNodes:
+    servers = [RedisServer(f"n{i + 1}", base / f"n{i + 1}", password=password, persistence=persistence)
+               for i in range(n)]
+    nodes = RedisNodes(servers, password)
+    try:
+        for server in servers:
+            server.start()
+    except BaseException:
+        nodes.close()
+        raise
+    return nodes
+
+
+@pytest.fixture
+def redis_nodes(tmp_path: Path) -> Iterator:
+    """Factory: `redis_nodes(n, password=None, persistence="none") -> RedisNodes`."""
+    started: list[RedisNodes] = []
+
+    def make(n: int, *, password: str | None = None, persistence: str = "none") -> RedisNodes:
+        nodes = start_nodes(n, tmp_path / f"cluster{len(started)}", password=password,
+                            persistence=persistence)
+        started.append(nodes)
+        return nodes
+
+    yield make
+    for nodes in started:
+        nodes.close()
+
+
+@pytest.fixture
+def redis3(redis_nodes) -> RedisNodes:  # type: ignore[no-untyped-def]
+    """Three real redis-server nodes."""
+    return redis_nodes(3)
+
+
+@pytest.fixture
+def redis5(redis_nodes) -> RedisNodes:  # type: ignore[no-untyped-def]
+    """Five real redis-server nodes."""
+    return redis_nodes(5)
+
+
+@pytest.fixture
+def toxiproxy(tmp_path: Path) -> Iterator[ToxiproxyControl]:
+    """A real toxiproxy-server; yields its control (proxies are removed with the server)."""
+    server = ToxiproxyServer(tmp_path / "toxiproxy.log")
+    server.start()
+    try:
+        yield ToxiproxyControl(server.api_url)
+    finally:
+        server.stop()
+
+
+@dataclass
+class ProxiedNodes:
+    """Redis nodes reached through one Toxiproxy proxy each (proxy i -> node i)."""
+
+    nodes: RedisNodes
+    control: ToxiproxyControl
+    proxies: list[ProxyAddress]
+
+    def clients(self, socket_timeout: float = 0.5) -> list[redis.Redis]:
+        """redis-py clients that connect through the proxies."""
+        return [redis.Redis(host=p.listen_host, port=p.listen_port, password=self.nodes.password,
+                            socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout,
+                            retry=Retry(NoBackoff(), 0))
+                for p in self.proxies]
+
+
+def _proxy(nodes: RedisNodes, control: ToxiproxyControl) -> ProxiedNodes:
+    proxies = [control.create_proxy(s.name, f"{s.host}:{s.port}") for s in nodes.servers]
+    return ProxiedNodes(nodes, control, proxies)
+
+
+@pytest.fixture
+def proxied_redis3(redis3: RedisNodes, toxiproxy: ToxiproxyControl) -> ProxiedNodes:
+    """Three redis-server nodes, each behind its own Toxiproxy proxy."""
+    return _proxy(redis3, toxiproxy)
+
+
+@pytest.fixture
+def proxied_redis5(redis5: RedisNodes, toxiproxy: ToxiproxyControl) -> ProxiedNodes:
+    """Five redis-server nodes, each behind its own Toxiproxy proxy."""
+    return _proxy(redis5, toxiproxy)
