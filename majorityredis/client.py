@@ -1,0 +1,134 @@
+"""`MajorityRedis`: N independent Redis servers used as one, by majority vote."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from majorityredis.fanout import Fanout
+from majorityredis.quorum import Tally, quorum_size
+
+if TYPE_CHECKING:
+    from majorityredis.lock import Lock
+    from majorityredis.queue import LockingQueue
+    from majorityredis.register import Register
+
+log = logging.getLogger("majorityredis")
+
+
+class MajorityRedis:
+    """Majority-quorum operations over independent Redis servers (no replication between them).
+
+    `clients` are redis-py clients, one per server; `n_servers` (default
+    `len(clients)`) is the size of the whole cluster, of which a strict
+    majority must agree — pass it when some servers have no client here.
+    Every operation fans out to all nodes at once and returns as soon as the
+    outcome is decided; `timeout` (seconds, default: the clients' socket
+    timeout or 1.0) bounds every call. Clients should not retry on their own
+    (redis-py >= 6 retries by default; `from_urls` turns that off) or a dead
+    node can hold a call past its deadline.
+    """
+
+    def __init__(self, clients: Sequence[redis.Redis], n_servers: int | None = None, *,
+                 timeout: float | None = None, consistency: str = "linearizable",
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        clients = list(clients)
+        if not clients:
+            raise ValueError("MajorityRedis needs at least one redis client (one per server)")
+        n_servers = len(clients) if n_servers is None else n_servers
+        if n_servers < len(clients):
+            raise ValueError(f"n_servers={n_servers} is smaller than the {len(clients)} clients given")
+        if len(clients) < quorum_size(n_servers):
+            raise ValueError(f"{len(clients)} clients can never form a quorum of {quorum_size(n_servers)} "
+                             f"out of n_servers={n_servers}: pass more clients or a smaller n_servers")
+        if consistency not in ("linearizable", "fast"):
+            raise ValueError(f"consistency must be 'linearizable' or 'fast', not {consistency!r}")
+        if timeout is None:
+            socket_timeout = clients[0].connection_pool.connection_kwargs.get("socket_timeout")
+            timeout = float(socket_timeout) if socket_timeout else 1.0
+        if timeout <= 0:
+            raise ValueError(f"timeout must be > 0 seconds, not {timeout}")
+        self.clients = clients
+        self.n_servers = n_servers
+        self.quorum = quorum_size(n_servers)
+        self.timeout = timeout
+        self.consistency = consistency
+        self.clock = clock
+        self.fanout = Fanout(clients, timeout=timeout, clock=clock)
+        self._owns_clients = False
+        self._register: Register | None = None
+
+    @classmethod
+    def from_urls(cls, urls: Sequence[str], *, socket_timeout: float = 0.5, n_servers: int | None = None,
+                  **kwargs: Any) -> MajorityRedis:
+        """One client per URL (`redis://[:password@]host:port/db`, `rediss://` for TLS).
+
+        Connection options other than MajorityRedis's own keywords (timeout,
+        consistency, clock) pass through to `redis.Redis.from_url`.
+        """
+        own = {k: kwargs.pop(k) for k in ("timeout", "consistency", "clock") if k in kwargs}
+        clients = [redis.Redis.from_url(url, socket_timeout=socket_timeout,
+                                        socket_connect_timeout=socket_timeout,
+                                        retry=Retry(NoBackoff(), 0), **kwargs) for url in urls]
+        mr = cls(clients, n_servers, timeout=own.pop("timeout", socket_timeout), **own)
+        mr._owns_clients = True
+        return mr
+
+    # -- quorum helpers for the algorithms --------------------------------------
+    def tally(self, agreed: int, refused: int) -> Tally:
+        return Tally(self.n_servers, self.quorum, agreed, refused)
+
+    def node_label(self, node: int) -> str:
+        kwargs = self.clients[node].connection_pool.connection_kwargs
+        return f"{kwargs.get('host', kwargs.get('path', '?'))}:{kwargs.get('port', '')}".rstrip(":")
+
+    # -- algorithms ----------------------------------------------------------------
+    def lock(self, name: str, ttl: float = 10.0, **kwargs: Any) -> Lock:
+        """A distributed lock (see majorityredis.lock.Lock for the keyword arguments)."""
+        from majorityredis.lock import Lock
+        return Lock(self, name, ttl=ttl, **kwargs)
+
+    def queue(self, name: str, **kwargs: Any) -> LockingQueue:
+        """A LockingQueue (see majorityredis.queue.LockingQueue)."""
+        from majorityredis.queue import LockingQueue
+        return LockingQueue(self, name, **kwargs)
+
+    @property
+    def register(self) -> Register:
+        """The versioned GET/SET register in this instance's consistency mode."""
+        if self._register is None:
+            from majorityredis.register import Register
+            self._register = Register(self, consistency=self.consistency)
+        return self._register
+
+    def set(self, key: str, value: bytes | str | int | float) -> None:
+        """Write `value` to a majority (raises NoQuorum when the outcome is unknown)."""
+        self.register.set(key, value)
+
+    def get(self, key: str) -> bytes | None:
+        """Read the newest value a majority knows (None when absent or deleted)."""
+        return self.register.get(key)
+
+    def delete(self, key: str) -> None:
+        """Write a versioned tombstone for `key` to a majority."""
+        self.register.delete(key)
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def close(self) -> None:
+        """Release parked connections and, for clients made by `from_urls`, the clients."""
+        self.fanout.close()
+        if self._owns_clients:
+            for client in self.clients:
+                client.close()
+
+    def __enter__(self) -> MajorityRedis:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

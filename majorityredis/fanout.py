@@ -1,0 +1,293 @@
+"""Send one command to every node at once and collect replies until the outcome is decided.
+
+All requests are written before any reply is read, and replies are read in
+the order they arrive (one `select` over the sockets), so a call costs one
+round trip to the slowest node *of the quorum it needs*, not the sum of the
+round trips, and no thread hand-off is paid on the fast path. A node that
+has no idle connection ready (first use, or after an error) is connected on
+a small thread pool, so one unreachable node never delays the others.
+
+Contract of `Fanout.call`:
+- it returns once `done(replies)` is true, every node answered, or the
+  deadline (`timeout` seconds) passed — never later than the deadline plus
+  the time to read one reply that had started to arrive;
+- a node missing from the result's replies did not answer in time: its
+  request may still execute on the server;
+- replies that arrive after the call returned are read and discarded before
+  the connection is used again, so connections never get out of step.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from redis.exceptions import NoScriptError, ResponseError
+
+log = logging.getLogger("majorityredis")
+
+Args = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One command for one node; `on_noscript` is sent instead if the node answers NOSCRIPT."""
+
+    args: Args
+    on_noscript: Args | None = None
+
+
+@dataclass(slots=True)
+class Replies:
+    """What each node answered (a value, or the exception it raised) by the time a call returned."""
+
+    n_servers: int
+    values: dict[int, Any] = field(default_factory=dict)
+
+    def ok(self) -> dict[int, Any]:
+        """Replies that are values (not exceptions)."""
+        return {node: v for node, v in self.values.items() if not isinstance(v, BaseException)}
+
+    def errors(self) -> dict[int, BaseException]:
+        return {node: v for node, v in self.values.items() if isinstance(v, BaseException)}
+
+    def count(self, accept: Callable[[Any], bool]) -> int:
+        return sum(1 for v in self.values.values() if not isinstance(v, BaseException) and accept(v))
+
+
+class _Owed:
+    """A connection whose reply was abandoned when a call returned early."""
+
+    __slots__ = ("conn", "pool")
+
+    def __init__(self, conn: Any, pool: Any) -> None:
+        self.conn = conn
+        self.pool = pool
+
+
+class Fanout:
+    """Fan-out over a fixed list of redis-py clients (node i = clients[i]).
+
+    Thread-safe: concurrent calls take separate connections from each
+    client's pool. `timeout` is the default deadline of a call in seconds.
+    """
+
+    def __init__(self, clients: Sequence[redis.Redis], *, timeout: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.clients = list(clients)
+        self.timeout = timeout
+        self.clock = clock
+        self._owed: dict[int, list[_Owed]] = {i: [] for i in range(len(self.clients))}
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+
+    # -- public ----------------------------------------------------------------
+    def call(self, commands: Command | Mapping[int, Command], *,
+             done: Callable[[Replies], bool] | None = None, timeout: float | None = None,
+             n_servers: int | None = None) -> Replies:
+        """Send `commands` (one for all nodes, or per node) and collect replies; see module docstring."""
+        per_node = (dict.fromkeys(range(len(self.clients)), commands) if isinstance(commands, Command)
+                    else dict(commands))
+        replies = Replies(n_servers if n_servers is not None else len(self.clients))
+        deadline = self.clock() + (self.timeout if timeout is None else timeout)
+        in_flight: dict[int, tuple[Any, Any, Command]] = {}   # node -> (conn, pool, command)
+        connecting: dict[int, Future[Any]] = {}
+        try:
+            for node, command in per_node.items():
+                ready = self._ready_connection(node, replies)
+                if ready is not None:
+                    self._send(node, *ready, command, replies, in_flight)
+                elif node not in replies.values:
+                    connecting[node] = self._submit_connect(node)
+            while in_flight or connecting:
+                if done is not None and done(replies):
+                    break
+                self._adopt_connected(connecting, per_node, replies, in_flight)
+                remaining = deadline - self.clock()
+                if remaining <= 0:
+                    break
+                if not in_flight:
+                    _wait_any(connecting, remaining)
+                    continue
+                wait = min(remaining, 0.002) if connecting else remaining
+                for node in self._readable(in_flight, wait):
+                    self._read_reply(node, replies, in_flight)
+        finally:
+            for node, (conn, pool, _command) in in_flight.items():
+                self._owe(node, conn, pool)
+            for node, future in connecting.items():
+                future.add_done_callback(lambda f, node=node: self._finish_late_connect(node, f))
+            for node in per_node:
+                if node not in replies.values and self.clock() >= deadline:
+                    replies.values.setdefault(node, TimeoutError(f"no reply within the deadline"))
+        return replies
+
+    def close(self) -> None:
+        """Drop parked connections and the connect pool (the clients themselves stay open)."""
+        with self._lock:
+            owed = [o for lst in self._owed.values() for o in lst]
+            for lst in self._owed.values():
+                lst.clear()
+        for item in owed:
+            _discard(item.conn, item.pool)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+    # -- connections -----------------------------------------------------------
+    def _ready_connection(self, node: int, replies: Replies) -> tuple[Any, Any] | None:
+        """A connected connection to `node` that needs no blocking step, or None.
+
+        A parked connection whose late reply has arrived is drained and reused;
+        one still waiting is dropped (the node is slow). Otherwise an idle
+        connected connection from the pool. Connecting (TCP, AUTH, HELLO) is
+        never done here but on the connect pool, where a hung node blocks no one.
+        """
+        pool = self.clients[node].connection_pool
+        while True:
+            with self._lock:
+                item = self._owed[node].pop() if self._owed[node] else None
+            if item is None:
+                break
+            if not _readable_now(item.conn):
+                _discard(item.conn, item.pool)
+                continue
+            try:
+                item.conn.read_response(disable_decoding=True)
+            except ResponseError:
+                pass  # the abandoned command failed; the connection is in step
+            except Exception:  # noqa: BLE001 - the late reply broke this connection
+                _discard(item.conn, item.pool)
+                continue
+            return item.conn, item.pool
+        if not _has_idle_connected(pool):
+            return None
+        try:
+            return pool.get_connection(), pool
+        except Exception as error:  # noqa: BLE001 - every failure is this node's vote
+            replies.values[node] = error
+            return None
+
+    def _send(self, node: int, conn: Any, pool: Any, command: Command, replies: Replies,
+              in_flight: dict[int, tuple[Any, Any, Command]]) -> None:
+        try:
+            conn.send_command(*command.args)
+        except Exception as error:  # noqa: BLE001
+            _discard(conn, pool)
+            replies.values[node] = error
+            return
+        in_flight[node] = (conn, pool, command)
+
+    def _submit_connect(self, node: int) -> Future[Any]:
+        if self._executor is None:
+            with self._lock:
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(
+                        max_workers=max(4, 2 * len(self.clients)), thread_name_prefix="majorityredis-connect")
+        pool = self.clients[node].connection_pool
+        return self._executor.submit(lambda: (pool.get_connection(), pool))
+
+    def _adopt_connected(self, connecting: dict[int, Future[Any]], per_node: Mapping[int, Command],
+                         replies: Replies, in_flight: dict[int, tuple[Any, Any, Command]]) -> None:
+        for node in [n for n, f in connecting.items() if f.done()]:
+            future = connecting.pop(node)
+            error = future.exception()
+            if error is not None:
+                replies.values[node] = error
+                continue
+            conn, pool = future.result()
+            self._send(node, conn, pool, per_node[node], replies, in_flight)
+
+    def _finish_late_connect(self, node: int, future: Future[Any]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            return
+        conn, pool = future.result()
+        pool.release(conn)  # nothing was sent on it: it is clean
+
+    def _owe(self, node: int, conn: Any, pool: Any) -> None:
+        with self._lock:
+            self._owed[node].append(_Owed(conn, pool))
+
+    # -- replies -----------------------------------------------------------------
+    @staticmethod
+    def _readable(in_flight: Mapping[int, tuple[Any, Any, Command]], wait: float) -> list[int]:
+        by_fd: dict[int, int] = {}
+        ready: list[int] = []
+        for node, (conn, _pool, _command) in in_flight.items():
+            sock = conn._sock
+            if sock is None:
+                ready.append(node)  # disconnected under us: reading raises the error
+            elif getattr(sock, "pending", None) and sock.pending():
+                ready.append(node)  # TLS: decrypted bytes wait in the SSL buffer, invisible to select
+            else:
+                by_fd[sock.fileno()] = node
+        if ready:
+            return ready
+        poller = select.poll()  # poll, not select: no FD_SETSIZE limit in busy processes
+        for fd in by_fd:
+            poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
+        return [by_fd[fd] for fd, _event in poller.poll(max(0, int(wait * 1000 + 0.999)))]
+
+    def _read_reply(self, node: int, replies: Replies,
+                    in_flight: dict[int, tuple[Any, Any, Command]]) -> None:
+        conn, pool, command = in_flight.pop(node)
+        try:
+            value: Any = conn.read_response(disable_decoding=True)
+        except NoScriptError as error:
+            if command.on_noscript is None:
+                replies.values[node] = error
+                pool.release(conn)
+                return
+            # a replaced or restarted node has no scripts: EVAL runs and caches it there
+            self._send(node, conn, pool, Command(command.on_noscript), replies, in_flight)
+            return
+        except ResponseError as error:
+            value = error
+        except Exception as error:  # noqa: BLE001 - connection lost, timeout: this node's vote
+            _discard(conn, pool)
+            replies.values[node] = error
+            return
+        pool.release(conn)
+        replies.values[node] = value
+
+
+def _readable_now(conn: Any) -> bool:
+    sock = conn._sock
+    if sock is None:
+        return False
+    if getattr(sock, "pending", None) and sock.pending():
+        return True
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
+
+
+def _has_idle_connected(pool: Any) -> bool:
+    """Whether `pool.get_connection()` would hand out a connected socket without connecting.
+
+    Reads redis-py's idle list (stable since redis-py 3); a pool without one
+    is treated as "connect on the pool", which is always safe, only slower.
+    """
+    idle = getattr(pool, "_available_connections", None)
+    return bool(idle) and getattr(idle[-1], "_sock", None) is not None
+
+
+def _discard(conn: Any, pool: Any) -> None:
+    try:
+        conn.disconnect()
+    finally:
+        pool.release(conn)
+
+
+def _wait_any(futures: Mapping[int, Future[Any]], timeout: float) -> None:
+    event = threading.Event()
+    for future in futures.values():
+        future.add_done_callback(lambda _f: event.set())
+    event.wait(timeout)
