@@ -5,7 +5,10 @@ atexit/signal cleanup, and — if this Python process dies without running
 either (SIGKILL, crash) — by the kernel, because each child is started with
 PR_SET_PDEATHSIG(SIGKILL). Spawn them from a thread that lives as long as the
 processes should (the kernel fires the death signal when the spawning *thread*
-exits), e.g. the main thread or the nemesis thread of a run.
+exits): the main thread, or a `SpawnerThread` — a dedicated thread that lives
+until it is closed, through which a cluster starts *and restarts* its servers
+so that a restart requested by a short-lived thread (the nemesis) does not
+leave a server that dies when that thread ends.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ import subprocess
 import threading
 import time
 import urllib.request
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Sequence
+from queue import SimpleQueue
+from typing import Callable, Sequence, TypeVar
 
 from harness.errors import EnvironmentFailure
 
@@ -29,6 +34,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 PERSISTENCE_MODES = ("none", "appendonly everysec", "appendonly always")
 
 _PR_SET_PDEATHSIG = 1
+T = TypeVar("T")
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
@@ -108,6 +114,60 @@ def _spawn(argv: Sequence[str], log_path: Path) -> subprocess.Popen[bytes]:
                                 stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
     REGISTRY.add(proc)
     return proc
+
+
+class SpawnerThread:
+    """A dedicated long-lived thread that runs process starts (and anything else) on request.
+
+    Why: children are started with PR_SET_PDEATHSIG, which the kernel fires when
+    the *thread* that forked them exits. A fault's restart runs on the nemesis
+    thread, which ends before the run does; a server forked there would be
+    SIGKILLed when the nemesis ends. Spawning every server of a cluster here
+    ties their life to this thread, which lives until `close()` (and closing it
+    kills whatever is still running — a last line of defence after `stop()`).
+
+    `call(fn, *args)` runs fn on the spawner thread and returns its result (or
+    raises its exception); called from the spawner thread itself it runs inline.
+    """
+
+    def __init__(self, name: str = "process-spawner") -> None:
+        self._queue: SimpleQueue[tuple[Callable[[], object], Future[object]] | None] = SimpleQueue()
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            fn, future = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # handed to the caller
+                future.set_exception(exc)
+
+    def call(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        if threading.current_thread() is self._thread:
+            return fn(*args, **kwargs)
+        if self._closed:
+            raise RuntimeError("the spawner thread is closed (the cluster was stopped)")
+        future: Future[object] = Future()
+        self._queue.put((lambda: fn(*args, **kwargs), future))
+        return future.result()  # type: ignore[return-value]
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def close(self) -> None:
+        """End the thread (idempotent); children it spawned that still run get SIGKILL."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=10)
 
 
 class RedisServer:
