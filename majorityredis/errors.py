@@ -30,9 +30,12 @@ class NoQuorum(MajorityRedisError):
         self.agreed = agreed
         self.errors = dict(errors)
         detail = "; ".join(f"{node}: {_describe(err)}" for node, err in self.errors.items()) or "no replies"
-        super().__init__(
-            f"{operation}: {agreed} of {n_servers} nodes agreed, a quorum is {quorum} ({detail}). "
-            "Check that a majority of the Redis servers are up and reachable, or raise the timeout.")
+        if any(type(err).__name__ == "AuthenticationError" for err in self.errors.values()):
+            advice = "Check the password in the URLs (redis://:password@host:port/db)."
+        else:
+            advice = "Check that a majority of the Redis servers are up and reachable, or raise the timeout."
+        super().__init__(f"{operation}: {agreed} of {n_servers} nodes agreed, a quorum is {quorum} ({detail}). "
+                         + advice)
 
 
 class LockNotAcquired(MajorityRedisError):

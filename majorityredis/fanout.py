@@ -114,7 +114,8 @@ class Fanout:
                 if remaining <= 0:
                     break
                 if not in_flight:
-                    _wait_any(connecting, remaining)
+                    if connecting:  # the last connect may have just failed: nothing left to wait for
+                        _wait_any(connecting, remaining)
                     continue
                 wait = min(remaining, 0.002) if connecting else remaining
                 for node in self._readable(in_flight, wait):

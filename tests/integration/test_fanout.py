@@ -1,0 +1,243 @@
+"""Fanout against real servers: early decision, paused and killed nodes, NOSCRIPT, deadlines, threads.
+
+Tests never assert speed. "Returned early" is shown as an ordering fact: the
+call returned while a node was still paused (SIGSTOP), with that node's reply
+missing — had it waited for the node, the node would be present (with a reply
+or a TimeoutError at the deadline).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import redis
+
+from majorityredis import MajorityRedis
+from majorityredis.fanout import Command, Fanout, Replies
+from majorityredis.scripts import Script
+
+pytestmark = pytest.mark.integration
+
+ECHO = Script("echo_test", """\
+-- Test script: echo an argument back.
+-- KEYS: none   ARGV[1]: any string
+-- Returns ARGV[1].
+return ARGV[1]
+""")
+
+
+def quorum_ok(mr: MajorityRedis):
+    return lambda r: mr.tally(len(r.ok()), len(r.errors())).decided
+
+
+def warm(mr: MajorityRedis) -> None:
+    """One call so that every node has an idle connected connection."""
+    replies = mr.fanout.call(Command(("PING",)))
+    assert replies.values == dict.fromkeys(range(len(mr.clients)), b"PONG")
+
+
+def test_all_nodes_answer_one_command(redis5):
+    mr = MajorityRedis(redis5.clients())
+    replies = mr.fanout.call(Command(("SET", "k", "v")))
+    assert replies.values == dict.fromkeys(range(5), b"OK")  # raw replies: bytes
+    assert all(c.get("k") == b"v" for c in redis5.clients())
+
+
+def test_per_node_commands_reach_only_their_node(redis3):
+    mr = MajorityRedis(redis3.clients())
+    replies = mr.fanout.call({0: Command(("SET", "k", "zero")), 2: Command(("SET", "k", "two"))})
+    assert replies.values == {0: b"OK", 2: b"OK"}
+    assert [c.get("k") for c in redis3.clients()] == [b"zero", None, b"two"]
+
+
+def test_returns_once_done_while_a_node_is_paused(redis3):
+    mr = MajorityRedis(redis3.clients(socket_timeout=5.0), timeout=20.0)
+    warm(mr)
+    paused = redis3.servers[2]
+    paused.pause()
+    try:
+        replies = mr.fanout.call(Command(("SET", "k", "v1")), done=quorum_ok(mr), timeout=20.0)
+        still_paused = paused.paused and paused.is_running()
+    finally:
+        paused.resume()
+    assert still_paused  # it returned before the node was resumed ...
+    assert replies.values == {0: b"OK", 1: b"OK"}  # ... without the paused node's reply, and no timeout entry
+    assert len(mr.fanout._owed[2]) == 1  # the paused node's connection owes a reply
+
+
+def test_a_late_reply_is_drained_before_the_connection_is_reused(redis3):
+    mr = MajorityRedis(redis3.clients(socket_timeout=5.0), timeout=20.0)
+    warm(mr)
+    node = redis3.servers[2]
+    node.pause()
+    try:
+        mr.fanout.call(Command(("SET", "k", "v1")), done=quorum_ok(mr))
+    finally:
+        node.resume()
+    direct = redis3.direct(2)
+    wait_until(lambda: direct.get("k") == b"v1")  # the paused SET ran after resume; its +OK is on the socket
+    time.sleep(0.05)
+    owed = mr.fanout._owed[2][0].conn
+    for i in range(5):  # in step: every GET after a SET answers the value just set, not a stale +OK
+        assert mr.fanout.call({2: Command(("SET", "k", f"v{i + 2}"))}).values == {2: b"OK"}
+        assert mr.fanout.call({2: Command(("GET", "k"))}).values == {2: f"v{i + 2}".encode()}
+    assert mr.fanout._owed[2] == []
+    assert owed._sock is not None  # drained and reused, not thrown away
+
+
+def test_a_connection_still_waiting_is_discarded_and_the_node_reconnected(redis3):
+    mr = MajorityRedis(redis3.clients(socket_timeout=0.5), timeout=5.0)
+    warm(mr)
+    node = redis3.servers[2]
+    node.pause()
+    try:
+        first = mr.fanout.call(Command(("SET", "k", "v1")), done=quorum_ok(mr))
+        # the owed connection is not readable yet: dropped; the reconnect on the pool times out
+        second = mr.fanout.call(Command(("GET", "k")), done=quorum_ok(mr))
+    finally:
+        node.resume()
+    assert 2 not in first.values and set(second.ok()) >= {0, 1}
+    for i in range(5):
+        assert mr.fanout.call(Command(("SET", "k", f"w{i}"))).values == dict.fromkeys(range(3), b"OK")
+        assert mr.fanout.call(Command(("GET", "k"))).values == dict.fromkeys(range(3), f"w{i}".encode())
+
+
+def test_a_killed_node_is_an_error_reply_and_blocks_no_one(redis3):
+    """Each call ends once every node answered, well before its (20 s) deadline: no waiting on the dead."""
+    mr = MajorityRedis(redis3.clients(socket_timeout=5.0), timeout=20.0)
+    warm(mr)  # node 0 has an idle connection whose peer will vanish
+
+    def ping_all() -> Replies:
+        started = time.monotonic()
+        replies = mr.fanout.call(Command(("PING",)))
+        assert time.monotonic() - started < 20.0  # ended by the answers, not by the deadline
+        return replies
+
+    redis3.servers[0].kill()
+    replies = ping_all()
+    assert replies.values[1] == replies.values[2] == b"PONG"
+    assert isinstance(replies.values[0], redis.ConnectionError)
+    for _ in range(5):  # no idle connection now: the connect on the pool is refused (regression: this
+        again = ping_all()  # used to wait out the whole deadline when that refusal came last)
+        assert isinstance(again.values[0], redis.ConnectionError) and again.values[1] == b"PONG"
+    redis3.servers[0].restart()
+    assert ping_all().values == dict.fromkeys(range(3), b"PONG")
+
+
+def test_a_node_down_from_the_start_is_an_error_reply(redis3):
+    redis3.servers[1].kill()
+    mr = MajorityRedis(redis3.clients(), timeout=5.0)
+    replies = mr.fanout.call(Command(("SET", "k", "v")))
+    assert replies.ok() == {0: b"OK", 2: b"OK"}
+    assert isinstance(replies.errors()[1], redis.ConnectionError)
+
+
+def test_noscript_is_answered_with_eval_and_the_script_cached(redis3):
+    mr = MajorityRedis(redis3.clients())
+    direct = redis3.clients()
+    assert not any(c.script_exists(ECHO.sha)[0] for c in direct)  # first call meets NOSCRIPT everywhere
+    assert mr.fanout.call(ECHO.command([], ["hello"])).values == dict.fromkeys(range(3), b"hello")
+    assert all(c.script_exists(ECHO.sha)[0] for c in direct)
+    direct[1].script_flush()  # as if node 1 were replaced
+    assert not direct[1].script_exists(ECHO.sha)[0]
+    assert mr.fanout.call(ECHO.command([], ["again"])).values == dict.fromkeys(range(3), b"again")
+    assert direct[1].script_exists(ECHO.sha)[0]
+
+
+def test_noscript_without_a_fallback_is_that_nodes_error(redis3):
+    mr = MajorityRedis(redis3.clients())
+    replies = mr.fanout.call(Command(("EVALSHA", ECHO.sha, 0, "x")))
+    assert all(isinstance(v, redis.exceptions.NoScriptError) for v in replies.values.values())
+    assert mr.fanout.call(Command(("PING",))).values == dict.fromkeys(range(3), b"PONG")  # still in step
+
+
+def test_error_replies_are_values_and_keep_the_connection(redis3):
+    mr = MajorityRedis(redis3.clients())
+    mr.fanout.call(Command(("SET", "s", "x")))
+    replies = mr.fanout.call(Command(("LPUSH", "s", "y")))
+    assert all(isinstance(v, redis.ResponseError) and "WRONGTYPE" in str(v) for v in replies.values.values())
+    assert mr.fanout.call(Command(("GET", "s"))).values == dict.fromkeys(range(3), b"x")
+
+
+def test_the_deadline_is_honoured_when_a_majority_is_paused(redis5):
+    mr = MajorityRedis(redis5.clients(socket_timeout=5.0), timeout=5.0)
+    warm(mr)
+    for server in redis5.servers[2:]:
+        server.pause()
+    try:
+        started = time.monotonic()
+        replies = mr.fanout.call(Command(("SET", "k", "v")), done=quorum_ok(mr), timeout=0.5)
+        elapsed = time.monotonic() - started
+        still_paused = all(s.paused for s in redis5.servers[2:])
+    finally:
+        for server in redis5.servers[2:]:
+            server.resume()
+    assert still_paused
+    assert replies.ok() == {0: b"OK", 1: b"OK"}
+    assert sorted(replies.errors()) == [2, 3, 4]
+    assert all(isinstance(e, TimeoutError) for e in replies.errors().values())
+    assert elapsed >= 0.5            # it waited for the deadline (done was never satisfied) ...
+    assert elapsed < 0.5 + 4.0       # ... and not for the 5 s socket timeout (a generous liveness bound)
+
+
+def test_deadline_with_injected_clock_counts_on_that_clock(redis3):
+    """The deadline is measured on the injected clock: a clock that jumps ends the call at once."""
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += 100.0  # every reading is 100 s later
+        return now[0]
+
+    mr = MajorityRedis(redis3.clients(socket_timeout=5.0), timeout=5.0)
+    warm(mr)
+    fanout = Fanout(mr.clients, timeout=30.0, clock=clock)
+    redis3.servers[0].pause()
+    try:
+        replies = fanout.call(Command(("PING",)), done=lambda r: False)
+    finally:
+        redis3.servers[0].resume()
+    assert isinstance(replies.values[0], TimeoutError)
+
+
+def test_eight_threads_share_one_instance_without_cross_talk(redis5):
+    mr = MajorityRedis(redis5.clients(socket_timeout=5.0), timeout=10.0)
+    failures: list[str] = []
+    start = threading.Barrier(8)
+
+    def worker(t: int) -> None:
+        start.wait()
+        mine: dict[str, set[bytes | None]] = {}  # values this thread wrote per key
+        for i in range(150):
+            key, value = f"t{t}:k{i % 7}", f"t{t}-v{i}".encode()
+            mine.setdefault(key, {None}).add(value)
+            done = quorum_ok(mr) if i % 2 else None  # half the calls return early: owed connections
+            replies: Replies = mr.fanout.call(Command(("SET", key, value)), done=done)
+            if any(v != b"OK" for v in replies.values.values()) or len(replies.ok()) < 3:
+                failures.append(f"thread {t} SET {key}: {replies.values}")
+            got = mr.fanout.call(Command(("GET", key)))
+            for node, reply in got.values.items():
+                # a node that acknowledged the SET must show it; one that had not answered may still
+                # run it later (on another connection), so it may show an older value of this thread
+                if reply != value if node in replies.values else reply not in mine[key]:
+                    failures.append(f"thread {t} GET {key} on node {node}: {reply!r}, wrote {value!r}")
+            if len(got.values) != 5:
+                failures.append(f"thread {t} GET {key}: {got.values}")
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not any(t.is_alive() for t in threads)
+    assert failures == []
+    for node in redis5.clients():
+        assert node.get("t3:k0") is not None
+
+
+def wait_until(predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.01)
