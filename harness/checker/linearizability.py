@@ -1,0 +1,168 @@
+"""The linearizability checker: models + the WGL search, per partition (P-compositionality).
+
+Op semantics (DESIGN.md): `ok` took effect between invocation and completion;
+`fail` never took effect (dropped); `info` (or no completion) may have taken
+effect at any time after its invocation, or never: it gets an infinite return
+time, and an unknown read is dropped (it returned nothing, so it constrains
+nothing). Each part the model's `partition` makes is searched on its own; a
+time limit over the whole check turns an unfinished search into "unknown".
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator, Sequence
+from typing import Any
+
+from harness.checker.models import Model
+from harness.checker.verdict import Anomaly, Verdict, verdict_from
+from harness.checker.wgl import TRIED_STATES_KEPT, Call, SearchResult, searcher
+from harness.history.events import Event, Op, pair_operations
+
+_MAX_LISTED = 12  # candidate ops listed in an explanation (one screen)
+
+
+def check_linearizable(events: Sequence[Event], model: Model, *, time_limit: float | None = None,
+                       clock: Callable[[], float] = time.perf_counter) -> Verdict:
+    """Check that the client ops of `events` are linearizable with respect to `model`.
+
+    On False, one anomaly of kind "nonlinearizable" per failing part (key), with
+    details {"key", "prefix", "cannot_linearize", "explanation"} (indices are
+    the ops' invocation indices).
+    """
+    started = clock()
+    deadline = None if time_limit is None else started + time_limit
+    ops = pair_operations(events)
+    parts = model.partition(ops)
+    searches: list[tuple[Any, list[Op], Generator[None, None, SearchResult]]] = []
+    checked = dropped = 0
+    for key, part in parts.items():
+        kept: list[Op] = []
+        calls: list[Call] = []
+        for op in part:
+            prepared = model.prepare(op)
+            if prepared is None:
+                dropped += 1
+                continue
+            kept.append(op)
+            calls.append(Call(op.start, op.end, prepared))
+        checked += len(calls)
+        searches.append((key, kept, searcher(calls, model.init(), model.step)))
+
+    results = _run_interleaved(searches, deadline, clock)
+    anomalies = [_anomaly(key, kept, results[i], model)
+                 for i, (key, kept, _) in enumerate(searches) if results[i].outcome is False]
+    unresolved = [_json_key(key) for i, (key, _, _) in enumerate(searches) if results[i].outcome == "unknown"]
+    stats: dict[str, Any] = {
+        "model": model.name, "ops": len(ops), "checked_ops": checked, "dropped_ops": dropped,
+        "partitions": len(parts), "backtracks": sum(r.backtracks for r in results),
+        "cache_size": sum(r.cache_size for r in results)}
+    if unresolved:
+        # After a failure the other parts are not searched to the end: the verdict is False anyway.
+        stats["unknown_keys" if not anomalies else "unchecked_keys"] = unresolved
+    return verdict_from(model.name, anomalies, stats=stats, elapsed_s=clock() - started,
+                        unknown=bool(unresolved))
+
+
+def _run_interleaved(searches: list[tuple[Any, list[Op], Generator[None, None, SearchResult]]],
+                     deadline: float | None, clock: Callable[[], float]) -> list[SearchResult]:
+    """Advance the searches round-robin, one slice each per round.
+
+    A part that is not linearizable may take exponentially long to refute while
+    another fails in a few steps; interleaving finds the quick failure first.
+    After the round in which some part fails, or at the deadline, the searches
+    still running are stopped and their result is "unknown".
+    """
+    results: list[SearchResult | None] = [None] * len(searches)
+    running = list(range(len(searches)))
+    while running:
+        still: list[int] = []
+        for i in running:
+            try:
+                next(searches[i][2])
+                still.append(i)
+            except StopIteration as finished:
+                results[i] = finished.value
+            if deadline is not None and clock() > deadline:
+                still.extend(j for j in running if j > i)
+                break
+        running = still
+        failed = any(r is not None and r.outcome is False for r in results)
+        if failed or (deadline is not None and clock() > deadline):
+            break
+    for i in running:
+        searches[i][2].close()
+        results[i] = SearchResult("unknown")
+    return [r if r is not None else SearchResult("unknown") for r in results]
+
+
+def _anomaly(key: Any, ops: list[Op], result: SearchResult, model: Model) -> Anomaly:
+    stuck = [ops[i].index for i in result.candidates]
+    blocker = ops[result.blocker] if result.blocker is not None else None
+    summary = _why(blocker, result, model) if blocker else "no linearization exists"
+    return Anomaly(
+        kind="nonlinearizable",
+        message=f"key {_json_key(key)!r}: {summary}",
+        indices=tuple(blocker.indices) if blocker else tuple(stuck),
+        details={"key": _json_key(key), "prefix": [ops[i].index for i in result.prefix],
+                 "cannot_linearize": stuck, "explanation": explain(key, ops, result, model)},
+    )
+
+
+def _why(op: Op, result: SearchResult, model: Model) -> str:
+    """"read 3 by process 1 (index 7, t=…) cannot take effect: … the only possible states were 1, 2"."""
+    prepared = model.prepare(op)
+    states = _sorted(list(result.tried_states.get(result.blocker, ())))  # type: ignore[arg-type]
+    refused = [s for s in states if not model.step(s, prepared)[0]]
+    dead_ends = [s for s in states if model.step(s, prepared)[0]]
+    more = " (and maybe others)" if len(states) >= TRIED_STATES_KEPT else ""
+    why = (f"{model.describe_op(prepared)} by process {op.process!r} (index {op.index}, "
+           f"t={op.start}..{_end(op)}) cannot take effect: by the time it had to, the only possible "
+           f"states were {_listing(model, refused or states)}{more}")
+    if refused and dead_ends:
+        why += f" (from {_listing(model, dead_ends)} it could, but then other ops could not follow)"
+    return why
+
+
+def _listing(model: Model, states: list[Any]) -> str:
+    return ", ".join(model.describe_state(s) for s in states)
+
+
+def explain(key: Any, ops: list[Op], result: SearchResult, model: Model) -> str:
+    """One screen of text: why the blocking op fails, the longest linearizable prefix, the stuck ops.
+
+    Line 0 is a header, line 1 the reason (also the anomaly's message).
+    """
+    lines = [f"Not linearizable ({model.name}, key {_json_key(key)!r}):"]
+    if result.blocker is not None:
+        lines.append(f"  {_why(ops[result.blocker], result, model)}.")
+    lines.append(f"  Longest linearizable prefix: {len(result.prefix)} of {len(ops)} ops, "
+                 f"leaving the state {model.describe_state(result.state)}; "
+                 "none of these pending ops can take effect next:")
+    for i in result.candidates[:_MAX_LISTED]:
+        op = ops[i]
+        lines.append(f"    index {op.index:>6}  process {op.process!r:>6}  t={op.start}..{_end(op)}  "
+                     f"{model.describe_op(model.prepare(op))}")
+    if len(result.candidates) > _MAX_LISTED:
+        lines.append(f"    ... and {len(result.candidates) - _MAX_LISTED} more")
+    if result.prefix:
+        lines.append("  The prefix ends with: " + "; ".join(
+            f"{model.describe_op(model.prepare(ops[i]))} (index {ops[i].index})" for i in result.prefix[-5:]))
+    return "\n".join(lines)
+
+
+def _sorted(values: list[Any]) -> list[Any]:
+    try:
+        return sorted(values)
+    except TypeError:  # e.g. None among ints
+        return sorted(values, key=repr)
+
+
+def _end(op: Op) -> str:
+    return "?" if op.end is None else str(op.end)
+
+
+def _json_key(key: Any) -> Any:
+    if key is None or isinstance(key, (str, int, float, bool)):
+        return key
+    return repr(key)
