@@ -37,7 +37,8 @@ if ! command -v chromium >/dev/null 2>&1 && [ "${SKIP_CHROMIUM:-}" != "1" ]; the
     apt_install chromium || log "WARNING: chromium could not be installed; the browser test will be skipped"
 fi
 
-if [ ! -x bin/toxiproxy-server ] || ! bin/toxiproxy-server -version 2>&1 | grep -q "${TOXIPROXY_VERSION#v}"; then
+# `go install` builds report their version as "git", so the pinned version is kept in a stamp beside the binary.
+if [ ! -x bin/toxiproxy-server ] || [ "$(cat bin/.toxiproxy-version 2>/dev/null)" != "$TOXIPROXY_VERSION" ]; then
     command -v go >/dev/null 2>&1 || { log "Go is required to build toxiproxy-server"; exit 4; }
     log "building toxiproxy-server ${TOXIPROXY_VERSION} with go install"
     gobin="$(mktemp -d)"
@@ -45,6 +46,7 @@ if [ ! -x bin/toxiproxy-server ] || ! bin/toxiproxy-server -version 2>&1 | grep 
     mkdir -p bin
     mv "$gobin/server" bin/toxiproxy-server
     rm -rf "$gobin"
+    echo "$TOXIPROXY_VERSION" > bin/.toxiproxy-version
 fi
 
 if [ ! -x .venv/bin/python ]; then
