@@ -14,7 +14,12 @@ Contract of `Fanout.call`:
 - a node missing from the result's replies did not answer in time: its
   request may still execute on the server;
 - replies that arrive after the call returned are read and discarded before
-  the connection is used again, so connections never get out of step.
+  the connection is used again, so connections never get out of step;
+- a node whose connection was still being made when the call returned gets
+  its command as soon as the connection is up (its reply is discarded), so
+  "sent to every node" holds for early-decided calls too;
+- a node that answered NOSCRIPT to a reply nobody waited for (a replaced or
+  restarted node) gets EVAL (which caches the script) until one succeeds.
 """
 
 from __future__ import annotations
@@ -62,6 +67,9 @@ class Replies:
         return sum(1 for v in self.values.values() if not isinstance(v, BaseException) and accept(v))
 
 
+MAX_PARKED_PER_NODE = 4  # connections still owing a late reply, kept to be drained instead of reconnected
+
+
 class _Owed:
     """A connection whose reply was abandoned when a call returned early."""
 
@@ -85,6 +93,7 @@ class Fanout:
         self.timeout = timeout
         self.clock = clock
         self._owed: dict[int, list[_Owed]] = {i: [] for i in range(len(self.clients))}
+        self._needs_eval = [False] * len(self.clients)  # node lost its scripts: send EVAL, not EVALSHA
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
 
@@ -124,7 +133,8 @@ class Fanout:
             for node, (conn, pool, _command) in in_flight.items():
                 self._owe(node, conn, pool)
             for node, future in connecting.items():
-                future.add_done_callback(lambda f, node=node: self._finish_late_connect(node, f))
+                future.add_done_callback(
+                    lambda f, node=node: self._finish_late_connect(node, f, per_node[node]))
             for node in per_node:
                 if node not in replies.values and self.clock() >= deadline:
                     replies.values.setdefault(node, TimeoutError(f"no reply within the deadline"))
@@ -147,27 +157,39 @@ class Fanout:
         """A connected connection to `node` that needs no blocking step, or None.
 
         A parked connection whose late reply has arrived is drained and reused;
-        one still waiting is dropped (the node is slow). Otherwise an idle
+        one still waiting stays parked (up to MAX_PARKED_PER_NODE, oldest
+        dropped first) so a slow node costs no reconnect. Otherwise an idle
         connected connection from the pool. Connecting (TCP, AUTH, HELLO) is
         never done here but on the connect pool, where a hung node blocks no one.
         """
         pool = self.clients[node].connection_pool
-        while True:
-            with self._lock:
-                item = self._owed[node].pop() if self._owed[node] else None
-            if item is None:
-                break
-            if not _readable_now(item.conn):
-                _discard(item.conn, item.pool)
+        with self._lock:
+            parked, self._owed[node] = self._owed[node], []
+        found: tuple[Any, Any] | None = None
+        waiting: list[_Owed] = []
+        for item in parked:
+            if found is not None or not _readable_now(item.conn):
+                waiting.append(item)
                 continue
             try:
                 item.conn.read_response(disable_decoding=True)
+            except NoScriptError:
+                self._needs_eval[node] = True
             except ResponseError:
                 pass  # the abandoned command failed; the connection is in step
             except Exception:  # noqa: BLE001 - the late reply broke this connection
                 _discard(item.conn, item.pool)
                 continue
-            return item.conn, item.pool
+            found = (item.conn, item.pool)
+        if waiting:
+            with self._lock:
+                self._owed[node][:0] = waiting
+                excess = self._owed[node][:-MAX_PARKED_PER_NODE]
+                del self._owed[node][:-MAX_PARKED_PER_NODE]
+            for item in excess:
+                _discard(item.conn, item.pool)
+        if found is not None:
+            return found
         if not _has_idle_connected(pool):
             return None
         try:
@@ -178,6 +200,8 @@ class Fanout:
 
     def _send(self, node: int, conn: Any, pool: Any, command: Command, replies: Replies,
               in_flight: dict[int, tuple[Any, Any, Command]]) -> None:
+        if self._needs_eval[node] and command.on_noscript is not None:
+            command = Command(command.on_noscript)
         try:
             conn.send_command(*command.args)
         except Exception as error:  # noqa: BLE001
@@ -206,11 +230,19 @@ class Fanout:
             conn, pool = future.result()
             self._send(node, conn, pool, per_node[node], replies, in_flight)
 
-    def _finish_late_connect(self, node: int, future: Future[Any]) -> None:
+    def _finish_late_connect(self, node: int, future: Future[Any], command: Command) -> None:
+        """Send the command the call could not wait for; its reply is drained later."""
         if future.cancelled() or future.exception() is not None:
             return
         conn, pool = future.result()
-        pool.release(conn)  # nothing was sent on it: it is clean
+        if self._needs_eval[node] and command.on_noscript is not None:
+            command = Command(command.on_noscript)
+        try:
+            conn.send_command(*command.args)
+        except Exception:  # noqa: BLE001 - the node is gone again; nobody waits for it
+            _discard(conn, pool)
+            return
+        self._owe(node, conn, pool)
 
     def _owe(self, node: int, conn: Any, pool: Any) -> None:
         with self._lock:
@@ -242,6 +274,7 @@ class Fanout:
         try:
             value: Any = conn.read_response(disable_decoding=True)
         except NoScriptError as error:
+            self._needs_eval[node] = True
             if command.on_noscript is None:
                 replies.values[node] = error
                 pool.release(conn)
@@ -255,6 +288,8 @@ class Fanout:
             _discard(conn, pool)
             replies.values[node] = error
             return
+        if command.on_noscript is None and command.args and command.args[0] == "EVAL":
+            self._needs_eval[node] = False  # the script is cached there again
         pool.release(conn)
         replies.values[node] = value
 

@@ -1,0 +1,268 @@
+"""Lock acquire+release latency and throughput on 5 nodes, side by side with redlock-py and pottery.
+
+    python -m benchmarks.lock [--iterations 2000] [--proxied-iterations 400] [--rounds 5]
+
+Starts 5 real redis-server processes and a toxiproxy-server (one proxy per
+node) in a temporary directory, and measures, one client, one operation at a
+time (uncontended; the lock is free before every acquire):
+
+  (a) plain loopback: the clients talk to the nodes directly;
+  (b) through Toxiproxy with a 2 ms latency toxic on every node's replies.
+
+Contestants: majorityredis (`mr.lock(...).acquire(blocking=False)` +
+`release()`), redlock-py (`Redlock.lock` + `unlock`), pottery's `Redlock`
+(`acquire(blocking=False)` + `release()`), and the physical floor: one node's
+`SET NX PX` + `DEL` (through the same proxy in (b)). Contestants run in
+interleaved rounds so that load from other processes hits all of them alike.
+Everything started here is stopped in `finally`. Not a test: it prints a
+table and whether the targets were met; the exit code is 0 unless the run
+itself failed (`--strict`: 1 when a target is missed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from harness.cluster.processes import RedisServer, ToxiproxyServer
+from harness.cluster.toxiproxy import ToxiproxyControl
+from majorityredis import MajorityRedis
+from majorityredis.fanout import Command
+
+NODES = 5
+TTL_S = 10.0
+LATENCY_MS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    scenario: str
+    contestant: str
+    samples_ms: tuple[float, ...]
+    wall_s: float
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.samples_ms)
+
+    @property
+    def p99(self) -> float:
+        ordered = sorted(self.samples_ms)
+        return ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+
+    @property
+    def throughput(self) -> float:
+        return len(self.samples_ms) / self.wall_s
+
+
+Op = Callable[[], None]
+
+
+def _client(host: str, port: int) -> redis.Redis:
+    return redis.Redis(host=host, port=port, socket_timeout=1.0, socket_connect_timeout=1.0,
+                       retry=Retry(NoBackoff(), 0))
+
+
+def _contestants(addresses: Sequence[tuple[str, int]]) -> dict[str, tuple[Op, Callable[[], None]]]:
+    """name -> (one acquire+release, close)."""
+    import redlock
+    from pottery import Redlock as PotteryRedlock
+
+    made: dict[str, tuple[Op, Callable[[], None]]] = {}
+
+    floor_client = _client(*addresses[0])
+
+    def floor() -> None:
+        if not floor_client.set("bench:floor", b"x" * 40, nx=True, px=int(TTL_S * 1000)):
+            raise RuntimeError("floor: SET NX failed (key left over?)")
+        floor_client.delete("bench:floor")
+
+    made["floor (1 node SET NX PX + DEL)"] = (floor, floor_client.close)
+
+    # not a contestant: the same fan-out with plain commands, to separate the lock's own cost
+    # (Lua, decisions) from the cost of talking to 5 nodes at all
+    fan = MajorityRedis([_client(*a) for a in addresses], timeout=1.0)
+    set_nx = Command(("SET", "bench:fanout", b"x" * 40, "NX", "PX", int(TTL_S * 1000)))
+    delete = Command(("DEL", "bench:fanout"))
+    quorum = fan.quorum
+
+    def fanout() -> None:
+        fan.fanout.call(set_nx, done=lambda r: r.count(lambda v: v == b"OK") >= quorum)
+        fan.fanout.call(delete)
+
+    def close_fan() -> None:
+        fan.close()
+        for c in fan.clients:
+            c.close()
+
+    made["(5-node fan-out SET NX PX + DEL)"] = (fanout, close_fan)
+
+    mr = MajorityRedis([_client(*a) for a in addresses], timeout=1.0)
+    lock = mr.lock("bench:majorityredis", ttl=TTL_S)
+
+    def majority() -> None:
+        if not lock.acquire(blocking=False):
+            raise RuntimeError(f"majorityredis: not acquired ({lock.last_failure})")
+        lock.release()
+
+    def close_mr() -> None:
+        mr.close()
+        for c in mr.clients:
+            c.close()
+
+    made["majorityredis"] = (majority, close_mr)
+
+    rl_clients = [_client(*a) for a in addresses]
+    rl = redlock.Redlock(rl_clients, retry_count=1)
+
+    def redlock_py() -> None:
+        held = rl.lock("bench:redlock-py", int(TTL_S * 1000))
+        if not held:
+            raise RuntimeError("redlock-py: not acquired")
+        rl.unlock(held)
+
+    made["redlock-py"] = (redlock_py, lambda: [c.close() for c in rl_clients])
+
+    pt_clients = [_client(*a) for a in addresses]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pt = PotteryRedlock(key="bench:pottery", masters=set(pt_clients), auto_release_time=TTL_S)
+
+    def pottery() -> None:
+        if not pt.acquire(blocking=False):
+            raise RuntimeError("pottery: not acquired")
+        pt.release()
+
+    made["pottery Redlock"] = (pottery, lambda: [c.close() for c in pt_clients])
+    return made
+
+
+def _measure(scenario: str, contestants: dict[str, tuple[Op, Callable[[], None]]],
+             iterations: int, rounds: int, warmup: int) -> list[Result]:
+    samples: dict[str, list[float]] = {name: [] for name in contestants}
+    wall: dict[str, float] = dict.fromkeys(contestants, 0.0)
+    per_round = max(1, iterations // rounds)
+    clock = time.perf_counter_ns
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pottery warns about its own design choices
+        for name, (op, _close) in contestants.items():
+            for _ in range(warmup):
+                op()
+        for _ in range(rounds):
+            for name, (op, _close) in contestants.items():
+                out = samples[name]
+                began = clock()
+                for _ in range(per_round):
+                    t0 = clock()
+                    op()
+                    out.append((clock() - t0) / 1e6)
+                wall[name] += (clock() - began) / 1e9
+    return [Result(scenario, name, tuple(samples[name]), wall[name]) for name in contestants]
+
+
+def _table(results: Sequence[Result]) -> str:
+    header = f"{'scenario':<24} {'implementation':<32} {'p50 ms':>8} {'p99 ms':>8} {'ops/s':>8} {'p50/floor':>9}"
+    lines = [header, "-" * len(header)]
+    for scenario in dict.fromkeys(r.scenario for r in results):
+        rows = [r for r in results if r.scenario == scenario]
+        floor = next(r for r in rows if r.contestant.startswith("floor"))
+        for r in rows:
+            lines.append(f"{scenario:<24} {r.contestant:<32} {r.p50:>8.3f} {r.p99:>8.3f} "
+                         f"{r.throughput:>8.0f} {r.p50 / floor.p50:>8.2f}x")
+    return "\n".join(lines)
+
+
+def _targets(results: Sequence[Result]) -> list[tuple[str, bool]]:
+    def get(scenario: str, prefix: str) -> Result:
+        return next(r for r in results if r.scenario == scenario and r.contestant.startswith(prefix))
+
+    checks: list[tuple[str, bool]] = []
+    a, b = "(a) loopback", f"(b) toxiproxy +{LATENCY_MS} ms"
+    ours, floor = get(a, "majorityredis"), get(a, "floor")
+    checks.append((f"(a) p50 {ours.p50:.3f} ms within 2x of the floor {floor.p50:.3f} ms",
+                   ours.p50 <= 2 * floor.p50))
+    for peer in ("redlock-py", "pottery"):
+        other = get(a, peer)
+        checks.append((f"(a) p50 faster than {peer} ({ours.p50:.3f} vs {other.p50:.3f} ms)", ours.p50 < other.p50))
+    ours, floor, rl = get(b, "majorityredis"), get(b, "floor"), get(b, "redlock-py")
+    checks.append((f"(b) p50 {ours.p50:.3f} ms within 1.5x of the floor {floor.p50:.3f} ms",
+                   ours.p50 <= 1.5 * floor.p50))
+    checks.append((f"(b) p50 >= 3x faster than redlock-py ({rl.p50 / ours.p50:.1f}x)", rl.p50 >= 3 * ours.p50))
+    return checks
+
+
+def run(iterations: int, proxied_iterations: int, rounds: int, warmup: int) -> list[Result]:
+    results: list[Result] = []
+    servers: list[RedisServer] = []
+    toxiproxy: ToxiproxyServer | None = None
+    control: ToxiproxyControl | None = None
+    opened: list[Callable[[], None]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-lock-") as tmp:
+        try:
+            for i in range(NODES):
+                server = RedisServer(f"n{i + 1}", Path(tmp) / f"n{i + 1}")
+                server.start()
+                servers.append(server)
+            toxiproxy = ToxiproxyServer(Path(tmp) / "toxiproxy.log")
+            toxiproxy.start()
+            control = ToxiproxyControl(toxiproxy.api_url)
+            proxies = [control.create_proxy(s.name, f"{s.host}:{s.port}") for s in servers]
+
+            direct = _contestants([(s.host, s.port) for s in servers])
+            opened += [close for _op, close in direct.values()]
+            results += _measure("(a) loopback", direct, iterations, rounds, warmup)
+
+            for proxy in proxies:
+                control.add_toxic(proxy.name, "latency", stream="downstream",
+                                  attributes={"latency": LATENCY_MS, "jitter": 0})
+            proxied = _contestants([(p.listen_host, p.listen_port) for p in proxies])
+            opened += [close for _op, close in proxied.values()]
+            results += _measure(f"(b) toxiproxy +{LATENCY_MS} ms", proxied, proxied_iterations, rounds,
+                                max(1, warmup // 5))
+        finally:
+            if control is not None:
+                control.close()
+            for close in opened:
+                try:
+                    close()
+                except Exception:  # noqa: BLE001 - best effort on the way out
+                    pass
+            if toxiproxy is not None:
+                toxiproxy.stop()
+            for server in servers:
+                server.stop()
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.lock", description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=2000, help="acquire+release pairs per contestant in (a)")
+    parser.add_argument("--proxied-iterations", type=int, default=400, help="pairs per contestant in (b)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (spreads background noise)")
+    parser.add_argument("--warmup", type=int, default=50)
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
+    results = run(args.iterations, args.proxied_iterations, args.rounds, args.warmup)
+    print(f"lock acquire+release, {NODES} nodes, one client, uncontended (ttl {TTL_S:g} s)")
+    print(_table(results))
+    print()
+    missed = False
+    for text, ok in _targets(results):
+        print(f"  [{'met' if ok else 'MISSED'}] {text}")
+        missed |= not ok
+    return 1 if args.strict and missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Scenarios: the schema (pydantic) and the YAML loader that names file, line and field."""
