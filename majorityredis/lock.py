@@ -361,9 +361,10 @@ class Lock:
     def acquire(self, blocking: bool = True, timeout: float | None = 2.0) -> bool:
         """Try to acquire; True when held. Retries until `timeout` (None: forever) unless not blocking.
 
-        Each attempt (and the undo of a failed one) is bounded by the client
-        timeout, and attempts after the first by what is left of `timeout`, so
-        the call returns within `timeout` plus about two client timeouts. A
+        Each step of an attempt (ACQUIRE, a write-back, the undo of a failed
+        attempt) is bounded by the client timeout, and attempts after the
+        first by what is left of `timeout`, so the call returns within
+        `timeout` plus about three client timeouts. A
         lock held elsewhere and an unreachable majority both return False
         (`last_failure` tells them apart). Raises MajorityRedisError if this
         object already holds a valid hold.
@@ -520,6 +521,7 @@ class Lock:
         if decision is WAIT:  # the call ended at the deadline or with every reply read
             decision = decide_acquire(self._votes(replies), n_servers, quorum, final=True)
         token = decision.token
+        expires_at = start + ttl - drift_seconds(ttl, self.drift_factor, self.drift_ms)
         written: Replies | None = None
         if decision.outcome == "acquired":
             assert token is not None
@@ -528,12 +530,13 @@ class Lock:
             assert token is not None
             log.debug("lock %r: fencing counters out of step or unknown; writing back %d",
                       self.name, token)
-            written = self._write_back(value, token, max(0.0, start + timeout - clock()))
+            # its own budget: waiting for a silent node can use up the attempt's, and a write-back
+            # without time would fail every out-of-step attempt while a node is partitioned away
+            written = self._write_back(value, token, max(0.0, min(mr.timeout, expires_at - clock())))
             if decide_write_back(self._votes(written), token, n_servers, quorum).outcome != "acquired":
                 token = None
         else:
             token = None
-        expires_at = start + ttl - drift_seconds(ttl, self.drift_factor, self.drift_ms)
         if token is not None and clock() < expires_at:
             return Attempt(token, expires_at)
         self._undo(value, replies, written)
