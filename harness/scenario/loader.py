@@ -95,17 +95,26 @@ def validate(data: dict[str, Any], lines: dict[Location, int], path: Path) -> Sc
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
         errors = error.errors(include_url=False)
-        first = errors[0]
-        loc = tuple(first["loc"])
-        if first.get("type") in ("union_tag_invalid", "union_tag_not_found"):
-            loc += (str(first.get("ctx", {}).get("discriminator", "type")).strip("'\""),)
-        location = clean_location(loc, lines)
-        more = f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+        located = [(clean_location(_error_location(e), lines), e) for e in errors]
+        location, first = located[0]
+        more = ""
+        if len(errors) > 1:
+            # every mistake at once, each with its own line, so one edit fixes the file
+            more = f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''}:" + "".join(
+                f"\n  {path}:{line_of(loc, lines)}: field '{dotted(loc)}': {_message(e)}"
+                for loc, e in located[1:]) + ")"
         raise BadInput(path, _message(first) + more, line=line_of(location, lines),
                        field=dotted(location) or None) from None
     for location, message in cross_field_errors(scenario):
         raise BadInput(path, message, line=line_of(location, lines), field=dotted(location))
     return scenario
+
+
+def _error_location(error: Any) -> Location:
+    loc = tuple(error["loc"])
+    if error.get("type") in ("union_tag_invalid", "union_tag_not_found"):
+        loc += (str(error.get("ctx", {}).get("discriminator", "type")).strip("'\""),)
+    return loc
 
 
 def clean_location(loc: Location, lines: dict[Location, int]) -> Location:

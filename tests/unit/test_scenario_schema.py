@@ -163,9 +163,12 @@ def test_missing_file(tmp_path: Path) -> None:
     assert caught.value.path == str(tmp_path / "nope.yaml")
 
 
-def test_several_errors_report_the_first_and_count_the_rest(tmp_path: Path) -> None:
-    error = error_for(tmp_path, replace("duration: 10", "duration: x").replace("clients: 3", "clients: y"))
-    assert error.field == "duration" and "(and 1 more error)" in error.reason
+def test_several_errors_report_every_one_with_its_line(tmp_path: Path) -> None:
+    text = replace("duration: 10", "duration: x").replace("clients: 3", "clients: y")
+    error = error_for(tmp_path, text)
+    assert error.field == "duration" and "(and 1 more error:" in error.reason
+    clients_line = text.splitlines().index("clients: y") + 1
+    assert f":{clients_line}: field 'clients':" in error.reason
 
 
 def test_external_cluster_fields(tmp_path: Path) -> None:
