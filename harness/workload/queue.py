@@ -181,7 +181,9 @@ class QueueWorkload(Workload):
             h.info("consume", name, ref, error=error_text(error))
             return
         if consumed is False:
-            h.fail("consume", name, ref)
+            # the hold was lost; completed markers may already be on a minority, and a get that
+            # meets one removes the item everywhere, so "not consumed" is not certain: info, not fail
+            h.info("consume", name, ref, error="hold lost before a quorum completed the item")
         else:
             h.ok("consume", name, {"item": ref["item"]})
 

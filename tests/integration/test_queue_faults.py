@@ -1,0 +1,381 @@
+"""LockingQueue under concurrency and faults on real redis-server nodes: producers and consumers with
+crashing consumers and a node killed mid-run, contention, minority and majority down, nodes restarted
+empty and healed."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter, defaultdict
+
+import pytest
+
+from majorityredis import LockNotOwned, MajorityRedis, NoQuorum
+from majorityredis.queue.plan import QueueKeys
+from majorityredis.queue.scripts import PUT
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def connect():
+    """Factory: a MajorityRedis over `nodes` (closed at teardown)."""
+    made: list[MajorityRedis] = []
+
+    def make(nodes, socket_timeout: float = 0.5, **kwargs) -> MajorityRedis:
+        mr = MajorityRedis.from_urls(nodes.urls, socket_timeout=socket_timeout, **kwargs)
+        made.append(mr)
+        return mr
+
+    yield make
+    for mr in made:
+        mr.close()
+
+
+def reconnect(mr: MajorityRedis, node: int) -> None:
+    """Make the client of a restarted node drop its dead pooled connection (the next call reconnects)."""
+    mr.clients[node].connection_pool.disconnect()
+    mr.clients[node].ping()
+
+
+# -- many producers and consumers ------------------------------------------------------------------
+def test_producers_and_consumers_consume_every_item_exactly_once_without_overlapping_holds(redis5, connect):
+    producers, consumers, per_producer = 4, 4, 40
+    expected: set[str] = set()
+    expected_lock = threading.Lock()
+    consumed: Counter[str] = Counter()
+    intervals: dict[str, list[tuple[float, float, str]]] = defaultdict(list)  # id -> (start, end, how)
+    record = threading.Lock()
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def produce(p: int) -> None:
+        q = connect(redis5, socket_timeout=1.0).queue("work")
+        for i in range(per_producer):
+            item_id = q.put(f"p{p}-{i}", priority=i % 3)
+            with expected_lock:
+                expected.add(item_id)
+
+    def consume(c: int) -> None:
+        rng = random.Random(c)
+        mr = connect(redis5, socket_timeout=1.0)  # (a loaded 2-core machine: no spurious timeouts)
+        q = mr.queue("work", rng=random.Random(100 + c))
+        while not stop.is_set():
+            try:
+                msg = q.get(ttl=1.0, timeout=0.2)
+            except NoQuorum:
+                continue  # the killed node's connections fail once; keep going
+            if msg is None:
+                continue
+            got = mr.clock()
+            roll = rng.random()
+            if roll < 0.08:      # this consumer "crashes" holding the item: it comes back after the ttl
+                with record:
+                    intervals[msg.id].append((got, msg.deadline, "crash"))
+                continue
+            if roll < 0.16:
+                end = mr.clock()
+                q.release(msg)
+                with record:
+                    intervals[msg.id].append((got, min(end, msg.deadline), "release"))
+                continue
+            end = mr.clock()
+            for attempt in range(3):
+                try:
+                    ok = q.consume(msg)
+                    break
+                except NoQuorum:  # outcome unknown: a retry is safe (and counts nodes that did it)
+                    if attempt == 2:
+                        raise
+            with record:
+                intervals[msg.id].append((got, min(end, msg.deadline), "consume" if ok else "lost"))
+                if ok:
+                    consumed[msg.id] += 1
+
+    def guarded(fn, *args):
+        try:
+            fn(*args)
+        except BaseException as error:  # noqa: BLE001 - reported by the test
+            failures.append(error)
+            stop.set()
+
+    threads = [threading.Thread(target=guarded, args=(consume, c)) for c in range(consumers)]
+    threads += [threading.Thread(target=guarded, args=(produce, p)) for p in range(producers)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)
+    redis5.servers[4].kill()  # a minority node dies mid-run
+    deadline = time.monotonic() + 25
+    while time.monotonic() < deadline and not failures:
+        with expected_lock, record:
+            if len(expected) == producers * per_producer and set(consumed) == expected:
+                break
+        time.sleep(0.05)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert not failures, failures
+    assert len(expected) == producers * per_producer
+    assert set(consumed) == expected, f"{len(expected - set(consumed))} items never consumed"
+    assert set(consumed.values()) == {1}, "an item was consumed twice"
+    for item_id, holds in intervals.items():
+        holds.sort()
+        for (start_a, end_a, how_a), (start_b, _end_b, how_b) in zip(holds, holds[1:]):
+            assert start_b >= end_a, f"{item_id}: hold ({how_b}) began before the previous ({how_a}) ended"
+    crashed = [item_id for item_id, holds in intervals.items() if any(h[2] == "crash" for h in holds)]
+    assert crashed, "no consumer crashed: the redelivery path was not exercised"
+    assert all(consumed[item_id] == 1 for item_id in crashed)  # crashed items were redelivered and consumed
+    assert any(h[2] == "release" for holds in intervals.values() for h in holds)
+    q = connect(redis5).queue("work")
+    # a node that a consume did not reach keeps a copy (and the consumer's hold, for its ttl);
+    # gets that meet it after that ttl purge it
+    assert q.get(timeout=1.0) is None
+    assert q.size() == 0
+
+
+def test_concurrent_consumers_never_get_the_same_item(redis5, connect):
+    q = connect(redis5).queue("race")
+    for i in range(40):
+        q.put(str(i))
+    got: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(8)
+
+    failures: list[BaseException] = []
+
+    def grab() -> None:
+        mine = connect(redis5).queue("race")
+        barrier.wait()
+        try:
+            while (msg := mine.get(ttl=30.0, timeout=0.3)) is not None:
+                with lock:
+                    got.append(msg.id)
+        except BaseException as error:  # noqa: BLE001 - reported by the test
+            failures.append(error)
+
+    threads = [threading.Thread(target=grab) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not failures, failures
+    assert len(got) == len(set(got)), "two consumers held the same item"
+    assert len(got) == 40
+
+
+def test_one_item_raced_by_eight_consumers_goes_to_exactly_one(redis5, connect):
+    queues = [connect(redis5).queue("one") for _ in range(8)]
+    for round_ in range(8):
+        queues[0].put(f"round-{round_}")
+        winners: list[int] = []
+        failures: list[NoQuorum] = []
+        barrier = threading.Barrier(8)
+
+        def race(i: int) -> None:
+            barrier.wait()
+            try:
+                if queues[i].get(ttl=30.0, timeout=0.2) is not None:
+                    winners.append(i)
+            except NoQuorum as error:
+                failures.append(error)
+
+        threads = [threading.Thread(target=race, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=10)
+        assert not failures, failures
+        assert len(winners) == 1, f"round {round_}: {len(winners)} consumers hold the item"
+
+
+# -- minority and majority down --------------------------------------------------------------------
+def test_everything_works_with_a_minority_of_nodes_killed(redis5, connect):
+    mr = connect(redis5)
+    q = mr.queue("jobs")
+    q.put("before")
+    redis5.servers[0].kill()
+    redis5.servers[3].kill()
+    item_id = q.put("after", priority=1)
+    assert q.size() == 2
+    msg = q.get(ttl=5.0)
+    assert msg.id == item_id
+    assert q.extend_lock(msg, ttl=6.0) is True
+    assert q.consume(msg) is True
+    other = q.get()
+    assert other.item == b"before"
+    q.release(other)
+    assert q.get().item == b"before"
+    keys = QueueKeys("jobs")
+    live = [c for i, c in enumerate(redis5.clients()) if i not in (0, 3)]
+    assert all(c.exists(keys.done(item_id)) for c in live)
+
+
+def test_majority_down_raises_no_quorum_within_the_timeout(redis5, connect):
+    mr = connect(redis5, socket_timeout=0.3)
+    q = mr.queue("jobs")
+    q.put("held")
+    msg = q.get(ttl=10.0)
+    for server in redis5.servers[:3]:
+        server.kill()
+    with pytest.raises(NoQuorum) as info:
+        q.put("lost?")
+    assert info.value.quorum == 3 and info.value.agreed <= 2
+    assert "a quorum is 3" in str(info.value)
+    with pytest.raises(NoQuorum):
+        q.get()
+    started = time.monotonic()
+    with pytest.raises(NoQuorum):
+        q.get(timeout=0.5)
+    elapsed = time.monotonic() - started
+    assert 0.5 <= elapsed < 0.5 + 3 * mr.timeout + 1.0  # the timeout plus one bounded pass
+    for call in (lambda: q.extend_lock(msg), lambda: q.consume(msg), q.size):
+        with pytest.raises(NoQuorum):
+            call()
+    hold = QueueKeys("jobs").hold(msg.id)
+    live_holders = [c for c in redis5.clients()[3:] if c.get(hold) == msg._holder.encode()]
+    if live_holders:  # release is best effort: deleting the hold anywhere is enough
+        q.release(msg)
+        assert not any(c.exists(hold) for c in live_holders)
+    else:
+        with pytest.raises(NoQuorum):
+            q.release(msg)
+
+
+def test_majority_paused_raises_no_quorum_after_timeouts(redis3, connect):
+    mr = connect(redis3, socket_timeout=0.3)
+    q = mr.queue("jobs")
+    q.put("x")
+    for server in redis3.servers[1:]:
+        server.pause()
+    try:
+        started = time.monotonic()
+        with pytest.raises(NoQuorum) as info:
+            q.get()
+        assert time.monotonic() - started < 3 * mr.timeout + 1.0
+        assert "Timeout" in str(info.value) or "no reply" in str(info.value)
+    finally:
+        for server in redis3.servers[1:]:
+            server.resume()
+
+
+def test_a_put_that_raised_no_quorum_may_still_be_delivered(redis5, connect):
+    mr = connect(redis5)
+    q = mr.queue("jobs")
+    assert q.size() == 0  # connected to every node: the put below is written to all before any reply
+    for node in redis5.clients():
+        node.script_load(PUT.source)  # (a NOSCRIPT answer read after the early return is not retried)
+    for server in redis5.servers[2:]:
+        server.kill()
+    with pytest.raises(NoQuorum):
+        q.put("maybe")          # stored on the two live nodes only
+    keys = QueueKeys("jobs")
+    assert [c.hlen(keys.items) for c in redis5.clients()[:2]] == [1, 1]
+    for i, server in enumerate(redis5.servers[2:], start=2):
+        server.restart(empty=True)
+        reconnect(mr, i)
+    msg = q.get(ttl=5.0)
+    assert msg is not None and msg.item == b"maybe"
+    assert sum(1 for c in redis5.clients() if c.hget(keys.items, msg.id) == b"maybe") >= 3  # healed
+
+
+# -- restarted empty nodes are healed --------------------------------------------------------------
+def test_get_heals_a_node_that_restarted_empty(redis3, connect):
+    mr = connect(redis3)
+    q = mr.queue("jobs")
+    item_id = q.put("precious")
+    keys = QueueKeys("jobs")
+    nodes = redis3.clients()
+    for node in nodes:  # make sure every node has it before the fault (put returns at a quorum)
+        node.hsetnx(keys.items, item_id, b"precious")
+        node.zadd(keys.order, {item_id: 0}, nx=True)
+    redis3.servers[2].kill()               # the quorum left is n1 + n2 ...
+    redis3.servers[0].restart(empty=True)  # ... and n1 lost everything
+    reconnect(mr, 0)
+    assert not nodes[0].exists(keys.items)
+    msg = q.get(ttl=5.0)
+    assert msg is not None and msg.id == item_id and msg.item == b"precious"
+    assert nodes[0].hget(keys.items, item_id) == b"precious"           # the item is back on n1 ...
+    assert nodes[0].get(keys.hold(item_id)) == msg._holder.encode()   # ... held by this consumer
+    assert 0 < nodes[0].pttl(keys.hold(item_id)) <= 5000
+    assert nodes[0].zscore(keys.order, item_id) == 0
+
+
+def test_extend_heals_a_node_that_restarted_empty(redis5, connect):
+    mr = connect(redis5)
+    q = mr.queue("jobs")
+    item_id = q.put("precious", priority=4)
+    msg = q.get(ttl=5.0)
+    keys = QueueKeys("jobs")
+    nodes = redis5.clients()
+    holders = [i for i, c in enumerate(nodes) if c.get(keys.hold(item_id)) == msg._holder.encode()]
+    assert len(holders) >= 3
+    # restart a node whose loss leaves the hold on a quorum: a holder if there are 4+, else another
+    victim = holders[0] if len(holders) > 3 else next(i for i in range(5) if i not in holders)
+    redis5.servers[victim].restart(empty=True)
+    reconnect(mr, victim)
+    node = nodes[victim]
+    assert not node.exists(keys.hold(item_id))
+    # a node heals when its answer is among those read before the outcome was decided; on a quiet
+    # loopback that is nearly always the first extend, a few are allowed for scheduling noise
+    for _ in range(10):
+        assert q.extend_lock(msg) is True
+        if node.get(keys.hold(item_id)) == msg._holder.encode():
+            break
+    assert node.get(keys.hold(item_id)) == msg._holder.encode()
+    assert node.hget(keys.items, item_id) == b"precious"
+    assert node.zscore(keys.order, item_id) == -4
+    assert q.consume(msg) is True
+
+
+def test_a_node_restarted_empty_does_not_let_a_second_consumer_in(redis5, connect):
+    """One node losing its holds is within the fault budget when the others still hold a quorum."""
+    q, other = connect(redis5).queue("jobs"), connect(redis5).queue("jobs")
+    item_id = q.put("x")
+    msg = q.get(ttl=10.0)
+    hold = QueueKeys("jobs").hold(item_id)
+    for _ in range(10):  # extend heals the nodes a get may have missed, until all five hold it
+        assert q.extend_lock(msg)
+        if all(c.get(hold) == msg._holder.encode() for c in redis5.clients()):
+            break
+    assert all(c.get(hold) == msg._holder.encode() for c in redis5.clients())
+    redis5.servers[0].restart(empty=True)
+    reconnect(other.mr, 0)
+    assert not redis5.clients()[0].exists(hold)
+    assert other.get() is None
+    assert q.consume(msg) is True
+    with pytest.raises(LockNotOwned):
+        q.release(msg)
+
+
+def test_operations_survive_a_connection_error_on_one_node(redis3, connect):
+    mr = connect(redis3)
+    q = mr.queue("jobs")
+    q.put("x")
+    redis3.servers[2].restart()  # its pooled connection is now dead: the next call fails there once
+    msg = q.get()
+    assert msg is not None
+    assert q.consume(msg) is True
+    assert q.get() is None
+
+
+def test_a_token_seen_on_one_node_only_is_written_back_before_it_is_handed_out(redis3, connect):
+    mr = connect(redis3)
+    q = mr.queue("jobs")
+    keys = QueueKeys("jobs")
+    nodes = redis3.clients()
+    for item in ("a", "b"):
+        item_id = q.put(item)
+        for node in nodes:  # (put returns at a quorum: make sure every node stored it)
+            node.hsetnx(keys.items, item_id, item)
+            node.zadd(keys.order, {item_id: 0}, nx=True)
+    nodes[0].set(keys.fence, 100)  # n1's counter ran ahead (it granted holds the others never saw)
+    redis3.servers[2].kill()       # the grant quorum is now n1 + n2
+    first = q.get()
+    assert first.token == 101
+    assert int(nodes[1].get(keys.fence)) >= 101  # written back: any later quorum INCRs past it
+    redis3.servers[0].kill()
+    redis3.servers[2].restart(empty=True)  # n3 comes back empty; the later quorum is n2 + n3
+    reconnect(mr, 2)
+    second = q.get()
+    assert second is not None and second.token > first.token
