@@ -10,5 +10,9 @@ The library never configures logging; it logs to `logging.getLogger("majorityred
 
 from majorityredis.client import MajorityRedis
 from majorityredis.errors import LockNotAcquired, LockNotOwned, MajorityRedisError, NoQuorum
+from majorityredis.lock import Lock
+from majorityredis.queue import LockingQueue, Message
+from majorityredis.register import Register
 
-__all__ = ["MajorityRedis", "MajorityRedisError", "NoQuorum", "LockNotAcquired", "LockNotOwned"]
+__all__ = ["MajorityRedis", "MajorityRedisError", "NoQuorum", "LockNotAcquired", "LockNotOwned",
+           "Lock", "LockingQueue", "Message", "Register"]

@@ -13,14 +13,13 @@ import socket
 import subprocess
 
 import pytest
-import redis
 from pydantic import ValidationError
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from harness.cluster.base import Cluster
 from harness.cluster.external import (ClusterCommandError, ExternalCluster, ExternalClusterConfig,
                                       ExternalNode, render_command)
+
+from tests.support.probes import ping_outcome as outcome
 
 pytestmark = pytest.mark.integration
 
@@ -30,19 +29,6 @@ COMPOSE = {"kill": "docker compose kill -s SIGKILL {service}",
            "pause": "docker compose pause {service}",
            "resume": "docker compose unpause {service}"}
 
-
-def outcome(url: str) -> str:
-    conn = redis.Redis.from_url(url, socket_timeout=0.4, socket_connect_timeout=0.4,
-                                retry=Retry(NoBackoff(), 0))
-    try:
-        conn.ping()
-        return "ok"
-    except redis.TimeoutError:
-        return "timeout"
-    except redis.ConnectionError:
-        return "error"
-    finally:
-        conn.close()
 
 
 class Recorder:

@@ -7,34 +7,17 @@ import threading
 import time
 
 import pytest
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from harness.cluster.local import LocalCluster
 from harness.faults import FAULTS
 from harness.faults.config import NemesisConfig
 from harness.faults.schedule import Nemesis, build_schedule
 
+from tests.support.probes import client, ping_outcome as outcome
+
 pytestmark = pytest.mark.integration
 
 
-def client(url: str, timeout: float = 0.4) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                retry=Retry(NoBackoff(), 0))
-
-
-def outcome(url: str, timeout: float = 0.4) -> str:
-    conn = client(url, timeout)
-    try:
-        conn.ping()
-        return "ok"
-    except redis.TimeoutError:
-        return "timeout"
-    except redis.ConnectionError:
-        return "error"
-    finally:
-        conn.close()
 
 
 def reach(cluster: LocalCluster, c: int) -> dict[str, str]:

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import os
 
 import pytest
 import redis
 
 from harness.cluster.processes import RedisServer
 
+from tests.support.probes import alive
+
 pytestmark = pytest.mark.integration
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie still "exists"; the fixtures reap their children, so this is a live process
-    return True
 
 
 def test_five_nodes_answer_on_distinct_ports(redis5):
@@ -40,7 +33,7 @@ def test_kill_and_restart_empty_loses_data(redis3):
     client.set("k", "v")
     pid = server.pid
     server.kill()
-    assert pid is not None and not _alive(pid)
+    assert pid is not None and not alive(pid)
     with pytest.raises(redis.ConnectionError):
         client.ping()
     server.restart(empty=True)
@@ -79,7 +72,7 @@ def test_stop_leaves_no_process(tmp_path):
     server.start()
     pid = server.pid
     server.stop()
-    assert pid is not None and not _alive(pid)
+    assert pid is not None and not alive(pid)
 
 
 def test_toxiproxy_disable_cuts_the_node(proxied_redis3):

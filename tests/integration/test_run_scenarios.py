@@ -23,19 +23,13 @@ from harness.history.readers import read_history
 from harness.runner import make_cluster, run_scenario
 from harness.workload.base import FINAL_PROCESS_BASE
 
+from tests.support.probes import alive
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "tests" / "scenarios"
 
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            state = handle.read().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
 
 
 class PidWatcher:
