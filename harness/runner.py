@@ -322,7 +322,6 @@ class _Run:
     def _conclude(self, status: str) -> RunOutcome:
         from harness.history.readers import read_history
 
-        s = self.scenario
         events = read_history(self.run_dir / "history.jsonl")
         verdicts: dict[str, dict[str, Any]] = {}
         if status == "complete":

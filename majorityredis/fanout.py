@@ -137,7 +137,7 @@ class Fanout:
                     lambda f, node=node: self._finish_late_connect(node, f, per_node[node]))
             for node in per_node:
                 if node not in replies.values and self.clock() >= deadline:
-                    replies.values.setdefault(node, TimeoutError(f"no reply within the deadline"))
+                    replies.values.setdefault(node, TimeoutError("no reply within the deadline"))
         return replies
 
     def close(self) -> None:
