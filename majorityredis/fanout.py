@@ -94,6 +94,9 @@ class Fanout:
         self.clock = clock
         self._owed: dict[int, list[_Owed]] = {i: [] for i in range(len(self.clients))}
         self._needs_eval = [False] * len(self.clients)  # node lost its scripts: send EVAL, not EVALSHA
+        # Connections this fan-out keeps checked out between calls, per node: the hot path
+        # then costs no pool bookkeeping (redis-py >= 8 records metrics on every checkout).
+        self._idle: list[list[Any]] = [[] for _ in self.clients]
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
 
@@ -108,11 +111,12 @@ class Fanout:
         deadline = self.clock() + (self.timeout if timeout is None else timeout)
         in_flight: dict[int, tuple[Any, Any, Command]] = {}   # node -> (conn, pool, command)
         connecting: dict[int, Future[Any]] = {}
+        packed: dict[Any, Any] = {}  # (id(args), encoding) -> wire bytes: a command shared by all nodes is packed once
         try:
             for node, command in per_node.items():
                 ready = self._ready_connection(node, replies)
                 if ready is not None:
-                    self._send(node, *ready, command, replies, in_flight)
+                    self._send(node, *ready, command, replies, in_flight, packed)
                 elif node not in replies.values:
                     connecting[node] = self._submit_connect(node)
             while in_flight or connecting:
@@ -141,13 +145,21 @@ class Fanout:
         return replies
 
     def close(self) -> None:
-        """Drop parked connections and the connect pool (the clients themselves stay open)."""
+        """Drop parked connections, hand idle ones back to their pools, stop the connect pool.
+
+        The clients themselves stay open.
+        """
         with self._lock:
             owed = [o for lst in self._owed.values() for o in lst]
             for lst in self._owed.values():
                 lst.clear()
+            idle = [(node, conn) for node, lst in enumerate(self._idle) for conn in lst]
+            for lst in self._idle:
+                lst.clear()
         for item in owed:
             _discard(item.conn, item.pool)
+        for node, conn in idle:
+            self.clients[node].connection_pool.release(conn)
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
@@ -190,6 +202,14 @@ class Fanout:
                 _discard(item.conn, item.pool)
         if found is not None:
             return found
+        while True:
+            with self._lock:
+                conn = self._idle[node].pop() if self._idle[node] else None
+            if conn is None:
+                break
+            if conn._sock is not None and not _readable_now(conn):
+                return conn, pool
+            _discard(conn, pool)  # closed under us, or the server hung up (EOF is readable)
         if not _has_idle_connected(pool):
             return None
         try:
@@ -199,11 +219,19 @@ class Fanout:
             return None
 
     def _send(self, node: int, conn: Any, pool: Any, command: Command, replies: Replies,
-              in_flight: dict[int, tuple[Any, Any, Command]]) -> None:
+              in_flight: dict[int, tuple[Any, Any, Command]], packed: dict[Any, Any] | None = None) -> None:
         if self._needs_eval[node] and command.on_noscript is not None:
             command = Command(command.on_noscript)
         try:
-            conn.send_command(*command.args)
+            if packed is None:
+                conn.send_command(*command.args)
+            else:
+                encoder = conn.encoder  # clients with other encodings get their own packing
+                key = (id(command.args), encoder.encoding, encoder.encoding_errors)
+                wire = packed.get(key)
+                if wire is None:
+                    wire = packed[key] = conn.pack_command(*command.args)
+                conn.send_packed_command(wire, check_health=False)
         except Exception as error:  # noqa: BLE001
             _discard(conn, pool)
             replies.values[node] = error
@@ -277,7 +305,7 @@ class Fanout:
             self._needs_eval[node] = True
             if command.on_noscript is None:
                 replies.values[node] = error
-                pool.release(conn)
+                self._keep_idle(node, conn)
                 return
             # a replaced or restarted node has no scripts: EVAL runs and caches it there
             self._send(node, conn, pool, Command(command.on_noscript), replies, in_flight)
@@ -290,8 +318,13 @@ class Fanout:
             return
         if command.on_noscript is None and command.args and command.args[0] == "EVAL":
             self._needs_eval[node] = False  # the script is cached there again
-        pool.release(conn)
+        self._keep_idle(node, conn)
         replies.values[node] = value
+
+    def _keep_idle(self, node: int, conn: Any) -> None:
+        """A connection in step (its reply read) waits for this node's next call."""
+        with self._lock:
+            self._idle[node].append(conn)
 
 
 def _readable_now(conn: Any) -> bool:
