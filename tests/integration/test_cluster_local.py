@@ -21,16 +21,6 @@ pytestmark = pytest.mark.integration
 
 
 
-@pytest.fixture
-def cluster(tmp_path):
-    made = LocalCluster(3, 2, tmp_path / "run", "appendonly always")
-    made.start()
-    try:
-        yield made
-    finally:
-        made.stop()
-
-
 def test_one_proxy_per_client_and_node_and_data_dirs_under_run_dir(cluster, tmp_path):
     assert isinstance(cluster, Cluster)
     assert cluster.node_names == ["n1", "n2", "n3"]

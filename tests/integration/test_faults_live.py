@@ -28,16 +28,6 @@ def all_ok(cluster: LocalCluster) -> bool:
     return all(v == "ok" for c in range(cluster.clients) for v in reach(cluster, c).values())
 
 
-@pytest.fixture
-def cluster(tmp_path):
-    made = LocalCluster(3, 2, tmp_path / "run", "appendonly always")
-    made.start()
-    try:
-        yield made
-    finally:
-        made.stop()
-
-
 def test_partition_halves_cut_nodes_time_out_own_group_answers(cluster):
     fault = FAULTS["partition-halves"](fault_id=0)
     value = fault.start(cluster, random.Random(4))
