@@ -34,7 +34,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import NoScriptError
+
+from majorityredis import resp
 
 log = logging.getLogger("majorityredis")
 
@@ -184,15 +186,16 @@ class Fanout:
                 waiting.append(item)
                 continue
             try:
-                item.conn.read_response(disable_decoding=True)
-            except NoScriptError:
-                self._needs_eval[node] = True
-            except ResponseError:
-                pass  # the abandoned command failed; the connection is in step
+                late = resp.read_reply(item.conn)
             except Exception:  # noqa: BLE001 - the late reply broke this connection
                 _discard(item.conn, item.pool)
                 continue
-            found = (item.conn, item.pool)
+            if late is resp.INCOMPLETE:
+                waiting.append(item)
+                continue
+            if isinstance(late, NoScriptError):
+                self._needs_eval[node] = True
+            found = (item.conn, item.pool)  # an error reply (the abandoned command failed) is in step too
         if waiting:
             with self._lock:
                 self._owed[node][:0] = waiting
@@ -213,7 +216,7 @@ class Fanout:
         if not _has_idle_connected(pool):
             return None
         try:
-            return pool.get_connection(), pool
+            return _checkout(pool), pool
         except Exception as error:  # noqa: BLE001 - every failure is this node's vote
             replies.values[node] = error
             return None
@@ -223,15 +226,16 @@ class Fanout:
         if self._needs_eval[node] and command.on_noscript is not None:
             command = Command(command.on_noscript)
         try:
-            if packed is None:
-                conn.send_command(*command.args)
-            else:
-                encoder = conn.encoder  # clients with other encodings get their own packing
-                key = (id(command.args), encoder.encoding, encoder.encoding_errors)
-                wire = packed.get(key)
-                if wire is None:
-                    wire = packed[key] = conn.pack_command(*command.args)
-                conn.send_packed_command(wire, check_health=False)
+            encoder = conn.encoder  # clients with other encodings get their own packing
+            key = (id(command.args), encoder.encoding, encoder.encoding_errors)
+            wire = packed.get(key) if packed is not None else None
+            if wire is None:
+                wire = b"".join(conn.pack_command(*command.args))
+                if packed is not None:
+                    packed[key] = wire
+            if conn._sock is None:
+                raise redis.ConnectionError("connection closed")
+            conn._sock.sendall(wire)
         except Exception as error:  # noqa: BLE001
             _discard(conn, pool)
             replies.values[node] = error
@@ -245,7 +249,7 @@ class Fanout:
                     self._executor = ThreadPoolExecutor(
                         max_workers=max(4, 2 * len(self.clients)), thread_name_prefix="majorityredis-connect")
         pool = self.clients[node].connection_pool
-        return self._executor.submit(lambda: (pool.get_connection(), pool))
+        return self._executor.submit(lambda: (_checkout(pool), pool))
 
     def _adopt_connected(self, connecting: dict[int, Future[Any]], per_node: Mapping[int, Command],
                          replies: Replies, in_flight: dict[int, tuple[Any, Any, Command]]) -> None:
@@ -298,24 +302,23 @@ class Fanout:
 
     def _read_reply(self, node: int, replies: Replies,
                     in_flight: dict[int, tuple[Any, Any, Command]]) -> None:
-        conn, pool, command = in_flight.pop(node)
+        conn, pool, command = in_flight[node]
         try:
-            value: Any = conn.read_response(disable_decoding=True)
-        except NoScriptError as error:
-            self._needs_eval[node] = True
-            if command.on_noscript is None:
-                replies.values[node] = error
-                self._keep_idle(node, conn)
-                return
-            # a replaced or restarted node has no scripts: EVAL runs and caches it there
-            self._send(node, conn, pool, Command(command.on_noscript), replies, in_flight)
-            return
-        except ResponseError as error:
-            value = error
+            value: Any = resp.read_reply(conn)
         except Exception as error:  # noqa: BLE001 - connection lost, timeout: this node's vote
+            del in_flight[node]
             _discard(conn, pool)
             replies.values[node] = error
             return
+        if value is resp.INCOMPLETE:
+            return  # the rest of the reply is on its way: stay in flight, block nobody
+        del in_flight[node]
+        if isinstance(value, NoScriptError):
+            self._needs_eval[node] = True
+            if command.on_noscript is not None:
+                # a replaced or restarted node has no scripts: EVAL runs and caches it there
+                self._send(node, conn, pool, Command(command.on_noscript), replies, in_flight)
+                return
         if command.on_noscript is None and command.args and command.args[0] == "EVAL":
             self._needs_eval[node] = False  # the script is cached there again
         self._keep_idle(node, conn)
@@ -348,7 +351,15 @@ def _has_idle_connected(pool: Any) -> bool:
     return bool(idle) and getattr(idle[-1], "_sock", None) is not None
 
 
+def _checkout(pool: Any) -> Any:
+    """A connected connection from the pool, with an empty reply buffer."""
+    conn = pool.get_connection()
+    resp.reset(conn)
+    return conn
+
+
 def _discard(conn: Any, pool: Any) -> None:
+    resp.reset(conn)
     try:
         conn.disconnect()
     finally:
