@@ -172,8 +172,9 @@ class Fanout:
 
         A parked connection whose late reply has arrived is drained and reused;
         one still waiting stays parked (up to MAX_PARKED_PER_NODE, oldest
-        dropped first) so a slow node costs no reconnect. Otherwise an idle
-        connected connection from the pool. Connecting (TCP, AUTH, HELLO) is
+        dropped first) so a slow node costs no reconnect. Otherwise one of
+        this fan-out's idle connections (unless the server hung up on it), else
+        an idle connected one from the client's pool. Connecting (TCP, AUTH, HELLO) is
         never done here but on the connect pool, where a hung node blocks no one.
         """
         pool = self.clients[node].connection_pool
