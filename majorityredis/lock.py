@@ -668,9 +668,10 @@ class Lock:
     def _eval_command(self, script: Script, tail: tuple[Any, ...]) -> Command:
         """EVAL with the source, for calls that do not wait for every reply.
 
-        The fan-out answers NOSCRIPT by re-sending EVAL only for replies it
-        reads; a node restarted empty whose reply is not waited for would
-        silently skip an EVALSHA — and those nodes are exactly the ones that
+        The fan-out re-sends EVAL at once only for NOSCRIPT replies it reads;
+        one it finds later (a reply nobody waited for) only switches that node
+        to EVAL from the next call on. So the first EVALSHA to a node restarted
+        empty may be skipped — and those nodes are exactly the ones that
         EXTEND and WRITE_BACK exist to heal. (ACQUIRE and RELEASE, the hot
         path, stay EVALSHA: a skipped ACQUIRE is a missing grant, RELEASE waits.)
         """
