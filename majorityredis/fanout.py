@@ -115,8 +115,9 @@ class Fanout:
         connecting: dict[int, Future[Any]] = {}
         packed: dict[Any, Any] = {}  # (id(args), encoding) -> wire bytes: a command shared by all nodes is packed once
         try:
+            at_hand = self._ready_connections(per_node, replies)
             for node, command in per_node.items():
-                ready = self._ready_connection(node, replies)
+                ready = at_hand.get(node)
                 if ready is not None:
                     self._send(node, *ready, command, replies, in_flight, packed)
                 elif node not in replies.values:
@@ -167,23 +168,56 @@ class Fanout:
             self._executor = None
 
     # -- connections -----------------------------------------------------------
-    def _ready_connection(self, node: int, replies: Replies) -> tuple[Any, Any] | None:
-        """A connected connection to `node` that needs no blocking step, or None.
+    def _ready_connections(self, nodes: Sequence[int] | Mapping[int, Any],
+                           replies: Replies) -> dict[int, tuple[Any, Any]]:
+        """A connected connection per node, in step and needing no blocking step, where one is at hand.
 
-        A parked connection whose late reply has arrived is drained and reused;
-        one still waiting stays parked (up to MAX_PARKED_PER_NODE, oldest
-        dropped first) so a slow node costs no reconnect. Otherwise one of
-        this fan-out's idle connections (unless the server hung up on it), else
-        an idle connected one from the client's pool. Connecting (TCP, AUTH, HELLO) is
-        never done here but on the connect pool, where a hung node blocks no one.
+        Per node: a parked connection whose late reply has arrived is drained
+        and reused; one still waiting stays parked (up to MAX_PARKED_PER_NODE,
+        oldest dropped first) so a slow node costs no reconnect. Otherwise one
+        of this fan-out's idle connections (unless the server hung up on it),
+        else an idle connected one from the client's pool. A node missing from
+        the result must be connected — TCP, AUTH, HELLO — which is never done
+        here but on the connect pool, where a hung node blocks no one. The
+        usual case (one idle or parked connection per node) costs one `poll`
+        for all nodes together.
         """
-        pool = self.clients[node].connection_pool
+        parked: dict[int, list[_Owed]] = {}
+        idle: dict[int, Any] = {}
         with self._lock:
-            parked, self._owed[node] = self._owed[node], []
+            for node in nodes:
+                if self._owed[node]:
+                    parked[node], self._owed[node] = self._owed[node], []
+                if self._idle[node]:
+                    idle[node] = self._idle[node].pop()
+        readable = _readable_now([item.conn for items in parked.values() for item in items]
+                                 + list(idle.values()))
+        ready: dict[int, tuple[Any, Any]] = {}
+        for node in nodes:
+            pool = self.clients[node].connection_pool
+            found = self._drain_parked(node, parked.get(node, []), readable)
+            conn = idle.pop(node, None)
+            if found is not None:
+                if conn is not None:
+                    self._keep_idle(node, conn)
+                ready[node] = found
+                continue
+            if conn is not None:
+                if conn._sock is not None and id(conn) not in readable:
+                    ready[node] = (conn, pool)
+                    continue
+                _discard(conn, pool)  # closed under us, or the server hung up (EOF is readable)
+            other = self._other_connection(node, replies)
+            if other is not None:
+                ready[node] = other
+        return ready
+
+    def _drain_parked(self, node: int, parked: list[_Owed], readable: set[int]) -> tuple[Any, Any] | None:
+        """Reuse the first parked connection whose late reply is there (read, discarded); park the rest."""
         found: tuple[Any, Any] | None = None
         waiting: list[_Owed] = []
         for item in parked:
-            if found is not None or not _readable_now(item.conn):
+            if found is not None or id(item.conn) not in readable:
                 waiting.append(item)
                 continue
             try:
@@ -204,16 +238,19 @@ class Fanout:
                 del self._owed[node][:-MAX_PARKED_PER_NODE]
             for item in excess:
                 _discard(item.conn, item.pool)
-        if found is not None:
-            return found
+        return found
+
+    def _other_connection(self, node: int, replies: Replies) -> tuple[Any, Any] | None:
+        """Another idle connection of this fan-out (checked one by one), else a connected one of the pool."""
+        pool = self.clients[node].connection_pool
         while True:
             with self._lock:
                 conn = self._idle[node].pop() if self._idle[node] else None
             if conn is None:
                 break
-            if conn._sock is not None and not _readable_now(conn):
+            if conn._sock is not None and not _readable_now([conn]):
                 return conn, pool
-            _discard(conn, pool)  # closed under us, or the server hung up (EOF is readable)
+            _discard(conn, pool)
         if not _has_idle_connected(pool):
             return None
         try:
@@ -234,9 +271,7 @@ class Fanout:
                 wire = b"".join(conn.pack_command(*command.args))
                 if packed is not None:
                     packed[key] = wire
-            if conn._sock is None:
-                raise redis.ConnectionError("connection closed")
-            conn._sock.sendall(wire)
+            resp.send(conn, wire)
         except Exception as error:  # noqa: BLE001
             _discard(conn, pool)
             replies.values[node] = error
@@ -331,15 +366,24 @@ class Fanout:
             self._idle[node].append(conn)
 
 
-def _readable_now(conn: Any) -> bool:
-    sock = conn._sock
-    if sock is None:
-        return False
-    if getattr(sock, "pending", None) and sock.pending():
-        return True
-    poller = select.poll()
-    poller.register(sock.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
-    return bool(poller.poll(0))
+def _readable_now(conns: Sequence[Any]) -> set[int]:
+    """ids of the connections with bytes (or EOF, or TLS bytes already decrypted) waiting; one poll."""
+    readable: set[int] = set()
+    by_fd: dict[int, int] = {}
+    for conn in conns:
+        sock = conn._sock
+        if sock is None:
+            continue
+        if getattr(sock, "pending", None) and sock.pending():
+            readable.add(id(conn))
+        else:
+            by_fd[sock.fileno()] = id(conn)
+    if by_fd:
+        poller = select.poll()
+        for fd in by_fd:
+            poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
+        readable.update(by_fd[fd] for fd, _event in poller.poll(0))
+    return readable
 
 
 def _has_idle_connected(pool: Any) -> bool:

@@ -13,10 +13,18 @@ Connection set-up (TCP, TLS, AUTH, HELLO) stays redis-py's; only the
 request/reply traffic of the fan-out goes through here, and between two
 replies the buffer is empty, so a connection handed back to redis-py is in
 step.
+
+`send` writes a request. On plain (non-TLS) sockets both directions use
+`os.write`/`os.read` on the descriptor: a Python socket with a timeout polls
+before every `send`/`recv`, a system call the fan-out has already made (it
+reads only what `poll` reported) or does not need (a request fits the empty
+send buffer).
 """
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -53,7 +61,13 @@ def read_reply(conn: Any) -> Any:
     if buffer is None:
         buffer = bytearray()
         setattr(conn, _BUFFER, buffer)
-    chunk = sock.recv(_RECV_SIZE)
+    if sock.__class__ is socket.socket:
+        try:
+            chunk = os.read(sock.fileno(), _RECV_SIZE)
+        except BlockingIOError:
+            return INCOMPLETE  # readable was a false alarm: nothing arrived after all
+    else:
+        chunk = sock.recv(_RECV_SIZE)
     if not chunk:
         raise RedisConnectionError("Connection closed by server.")
     buffer += chunk
@@ -63,6 +77,22 @@ def read_reply(conn: Any) -> Any:
     value, end = parsed
     del buffer[:end]
     return value
+
+
+def send(conn: Any, wire: bytes) -> None:
+    """Write one packed request to the connection's socket, all of it (blocking on a full buffer)."""
+    sock = conn._sock
+    if sock is None:
+        raise RedisConnectionError("connection closed")
+    if sock.__class__ is socket.socket:
+        try:
+            written = os.write(sock.fileno(), wire)
+        except BlockingIOError:
+            written = 0
+        if written == len(wire):
+            return
+        wire = wire[written:]
+    sock.sendall(wire)  # the rest waits for room, within the socket's timeout
 
 
 def parse(buf: bytearray | bytes, pos: int) -> Any:

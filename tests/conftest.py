@@ -16,7 +16,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from harness.cluster.processes import RedisServer, ToxiproxyServer
+from harness.cluster.processes import RedisServer, TlsFiles, ToxiproxyServer
 from harness.cluster.toxiproxy import ProxyAddress, ToxiproxyControl
 
 
@@ -26,6 +26,7 @@ class RedisNodes:
 
     servers: list[RedisServer]
     password: str | None = None
+    tls: TlsFiles | None = None
     _clients: list[redis.Redis] = field(default_factory=list)
 
     @property
@@ -34,9 +35,10 @@ class RedisNodes:
 
     def clients(self, socket_timeout: float = 0.5) -> list[redis.Redis]:
         """Fresh redis-py clients, one per node (closed at teardown)."""
+        tls = {"ssl": True, "ssl_ca_certs": str(self.tls.ca)} if self.tls else {}
         made = [redis.Redis(host=s.host, port=s.port, password=self.password,
                             socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout,
-                            retry=Retry(NoBackoff(), 0))
+                            retry=Retry(NoBackoff(), 0), **tls)
                 for s in self.servers]
         self._clients.extend(made)
         return made
@@ -53,10 +55,11 @@ class RedisNodes:
 
 
 def start_nodes(n: int, base: Path, *, password: str | None = None,
-                persistence: str = "none") -> RedisNodes:
-    servers = [RedisServer(f"n{i + 1}", base / f"n{i + 1}", password=password, persistence=persistence)
+                persistence: str = "none", tls: TlsFiles | None = None) -> RedisNodes:
+    servers = [RedisServer(f"n{i + 1}", base / f"n{i + 1}", password=password, persistence=persistence,
+                           tls=tls)
                for i in range(n)]
-    nodes = RedisNodes(servers, password)
+    nodes = RedisNodes(servers, password, tls)
     try:
         for server in servers:
             server.start()
@@ -68,12 +71,13 @@ def start_nodes(n: int, base: Path, *, password: str | None = None,
 
 @pytest.fixture
 def redis_nodes(tmp_path: Path) -> Iterator:
-    """Factory: `redis_nodes(n, password=None, persistence="none") -> RedisNodes`."""
+    """Factory: `redis_nodes(n, password=None, persistence="none", tls=None) -> RedisNodes`."""
     started: list[RedisNodes] = []
 
-    def make(n: int, *, password: str | None = None, persistence: str = "none") -> RedisNodes:
+    def make(n: int, *, password: str | None = None, persistence: str = "none",
+             tls: TlsFiles | None = None) -> RedisNodes:
         nodes = start_nodes(n, tmp_path / f"cluster{len(started)}", password=password,
-                            persistence=persistence)
+                            persistence=persistence, tls=tls)
         started.append(nodes)
         return nodes
 
@@ -92,6 +96,20 @@ def redis3(redis_nodes) -> RedisNodes:  # type: ignore[no-untyped-def]
 def redis5(redis_nodes) -> RedisNodes:  # type: ignore[no-untyped-def]
     """Five real redis-server nodes."""
     return redis_nodes(5)
+
+
+@pytest.fixture
+def tls_files(tmp_path: Path) -> TlsFiles:
+    """A throwaway CA and a certificate it signed for 127.0.0.1, as PEM files."""
+    import trustme  # test-only dependency
+
+    ca = trustme.CA()
+    issued = ca.issue_cert("127.0.0.1")
+    files = TlsFiles(cert=tmp_path / "server.pem", key=tmp_path / "server.key", ca=tmp_path / "ca.pem")
+    issued.cert_chain_pems[0].write_to_path(str(files.cert))
+    issued.private_key_pem.write_to_path(str(files.key))
+    ca.cert_pem.write_to_path(str(files.ca))
+    return files
 
 
 @pytest.fixture

@@ -19,11 +19,13 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
 import urllib.request
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from queue import SimpleQueue
 from typing import Callable, Sequence, TypeVar
@@ -170,16 +172,27 @@ class SpawnerThread:
             self._thread.join(timeout=10)
 
 
+@dataclass(frozen=True, slots=True)
+class TlsFiles:
+    """PEM files of a TLS-only server: its certificate chain and key, and the CA clients trust."""
+
+    cert: Path
+    key: Path
+    ca: Path
+
+
 class RedisServer:
     """One `redis-server` on 127.0.0.1 with its own data directory.
 
     The port is chosen at the first `start()` and kept across restarts (proxies
-    point at it). `persistence` is one of PERSISTENCE_MODES.
+    point at it). `persistence` is one of PERSISTENCE_MODES. With `tls` the
+    server speaks only TLS on that port (clients are not asked for
+    certificates) and `url` is a `rediss://` URL.
     """
 
     def __init__(self, name: str, data_dir: str | Path, *, persistence: str = "none",
                  password: str | None = None, port: int | None = None,
-                 start_timeout: float = 10.0) -> None:
+                 start_timeout: float = 10.0, tls: TlsFiles | None = None) -> None:
         if persistence not in PERSISTENCE_MODES:
             raise ValueError(f"persistence must be one of {PERSISTENCE_MODES}, not {persistence!r}")
         self.name = name
@@ -188,6 +201,7 @@ class RedisServer:
         self.password = password
         self.port = port
         self.start_timeout = start_timeout
+        self.tls = tls
         self._fixed_port = port is not None
         self._proc: subprocess.Popen[bytes] | None = None
         self.paused = False
@@ -200,7 +214,8 @@ class RedisServer:
     @property
     def url(self) -> str:
         auth = f":{self.password}@" if self.password else ""
-        return f"redis://{auth}{self.host}:{self.port}/0"
+        scheme = "rediss" if self.tls else "redis"
+        return f"{scheme}://{auth}{self.host}:{self.port}/0"
 
     @property
     def pid(self) -> int | None:
@@ -211,9 +226,15 @@ class RedisServer:
 
     # -- lifecycle -----------------------------------------------------------
     def _argv(self, executable: str) -> list[str]:
-        argv = [executable, "--port", str(self.port), "--bind", "127.0.0.1",
+        argv = [executable, "--bind", "127.0.0.1",
                 "--dir", str(self.data_dir), "--daemonize", "no", "--protected-mode", "no",
                 "--save", "", "--logfile", "", "--databases", "1"]
+        if self.tls:
+            argv += ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(self.tls.cert),
+                     "--tls-key-file", str(self.tls.key), "--tls-ca-cert-file", str(self.tls.ca),
+                     "--tls-auth-clients", "no"]
+        else:
+            argv += ["--port", str(self.port)]
         if self.persistence == "none":
             argv += ["--appendonly", "no"]
         else:
@@ -237,7 +258,7 @@ class RedisServer:
                 self.port = free_port()
             self._proc = _spawn(self._argv(executable), self.data_dir / "redis.log")
             self.paused = False
-            if _wait_until(lambda: self._proc.poll() is not None or _answers_ping(self.port),
+            if _wait_until(lambda: self._proc.poll() is not None or _answers_ping(self.port, self.tls),
                            self.start_timeout) and self._proc.poll() is None:
                 self._fixed_port = True  # keep the port across restarts
                 return
@@ -336,13 +357,15 @@ def _wait_until(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-d
     return False
 
 
-def _answers_ping(port: int | None) -> bool:
+def _answers_ping(port: int | None, tls: TlsFiles | None = None) -> bool:
     """True once the server answers PING (+PONG, or -NOAUTH when a password is set)."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:  # type: ignore[arg-type]
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as raw:  # type: ignore[arg-type]
+            sock = (ssl.create_default_context(cafile=str(tls.ca)).wrap_socket(raw, server_hostname="127.0.0.1")
+                    if tls else raw)
             sock.sendall(b"PING\r\n")
             reply = sock.recv(64)
-    except OSError:
+    except OSError:  # ssl.SSLError is an OSError: a server still starting may cut the handshake
         return False
     return reply.startswith(b"+PONG") or reply.startswith(b"-NOAUTH")
 
