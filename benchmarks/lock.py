@@ -1,6 +1,6 @@
 """Lock acquire+release latency and throughput on 5 nodes, side by side with redlock-py and pottery.
 
-    python -m benchmarks.lock [--iterations 2000] [--proxied-iterations 400] [--rounds 5]
+    python -m benchmarks.lock [--iterations 2000] [--proxied-iterations 400] [--rounds 5] [--no-pin]
 
 Starts 5 real redis-server processes and a toxiproxy-server (one proxy per
 node) in a temporary directory, and measures, one client, one operation at a
@@ -14,6 +14,17 @@ Contestants: majorityredis (`mr.lock(...).acquire(blocking=False)` +
 (`acquire(blocking=False)` + `release()`), and the physical floor: one node's
 `SET NX PX` + `DEL` (through the same proxy in (b)). Contestants run in
 interleaved rounds so that load from other processes hits all of them alike.
+
+CPU placement. On a machine with few cores a one-node ping-pong is bimodal:
+when the scheduler puts the node on the client's core, the "round trip" is
+a hand-off on one core (this 2-core machine: 0.09 ms per SET+DEL), otherwise
+it crosses cores (0.26 ms), and which one a run gets flips from round to
+round. A floor for talking to a server elsewhere must cross: so this
+process (and every thread it starts) is pinned to one CPU and the floor's
+node to another; the other nodes may run anywhere. The hand-off is shown
+too, as a reference row from a sixth node pinned to the client's CPU, and
+is not used for the targets. `--no-pin` (or a 1-CPU machine) leaves
+placement to the scheduler.
 Everything started here is stopped in `finally`. Not a test: it prints a
 table and whether the targets were met; the exit code is 0 unless the run
 itself failed (`--strict`: 1 when a target is missed).
@@ -22,6 +33,7 @@ itself failed (`--strict`: 1 when a target is missed).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -74,21 +86,30 @@ def _client(host: str, port: int) -> redis.Redis:
                        retry=Retry(NoBackoff(), 0))
 
 
-def _contestants(addresses: Sequence[tuple[str, int]]) -> dict[str, tuple[Op, Callable[[], None]]]:
-    """name -> (one acquire+release, close)."""
+FLOOR = "floor (1 node SET NX PX + DEL)"
+SAME_CPU_FLOOR = "(1 node on the client's CPU)"
+
+
+def _single_node(host: str, port: int) -> tuple[Op, Callable[[], None]]:
+    client = _client(host, port)
+
+    def set_nx_and_delete() -> None:
+        if not client.set("bench:floor", b"x" * 40, nx=True, px=int(TTL_S * 1000)):
+            raise RuntimeError("floor: SET NX failed (key left over?)")
+        client.delete("bench:floor")
+
+    return set_nx_and_delete, client.close
+
+
+def _contestants(addresses: Sequence[tuple[str, int]],
+                 same_cpu_node: tuple[str, int] | None = None) -> dict[str, tuple[Op, Callable[[], None]]]:
+    """name -> (one acquire+release, close); the floor talks to addresses[0]."""
     import redlock
     from pottery import Redlock as PotteryRedlock
 
-    made: dict[str, tuple[Op, Callable[[], None]]] = {}
-
-    floor_client = _client(*addresses[0])
-
-    def floor() -> None:
-        if not floor_client.set("bench:floor", b"x" * 40, nx=True, px=int(TTL_S * 1000)):
-            raise RuntimeError("floor: SET NX failed (key left over?)")
-        floor_client.delete("bench:floor")
-
-    made["floor (1 node SET NX PX + DEL)"] = (floor, floor_client.close)
+    made: dict[str, tuple[Op, Callable[[], None]]] = {FLOOR: _single_node(*addresses[0])}
+    if same_cpu_node is not None:
+        made[SAME_CPU_FLOOR] = _single_node(*same_cpu_node)
 
     # not a contestant: the same fan-out with plain commands, to separate the lock's own cost
     # (Lua, decisions) from the cost of talking to 5 nodes at all
@@ -176,7 +197,7 @@ def _table(results: Sequence[Result]) -> str:
     lines = [header, "-" * len(header)]
     for scenario in dict.fromkeys(r.scenario for r in results):
         rows = [r for r in results if r.scenario == scenario]
-        floor = next(r for r in rows if r.contestant.startswith("floor"))
+        floor = next(r for r in rows if r.contestant == FLOOR)
         for r in rows:
             lines.append(f"{scenario:<24} {r.contestant:<32} {r.p50:>8.3f} {r.p99:>8.3f} "
                          f"{r.throughput:>8.0f} {r.p50 / floor.p50:>8.2f}x")
@@ -189,13 +210,13 @@ def _targets(results: Sequence[Result]) -> list[tuple[str, bool]]:
 
     checks: list[tuple[str, bool]] = []
     a, b = "(a) loopback", f"(b) toxiproxy +{LATENCY_MS} ms"
-    ours, floor = get(a, "majorityredis"), get(a, "floor")
+    ours, floor = get(a, "majorityredis"), get(a, FLOOR)
     checks.append((f"(a) p50 {ours.p50:.3f} ms within 2x of the floor {floor.p50:.3f} ms",
                    ours.p50 <= 2 * floor.p50))
     for peer in ("redlock-py", "pottery"):
         other = get(a, peer)
         checks.append((f"(a) p50 faster than {peer} ({ours.p50:.3f} vs {other.p50:.3f} ms)", ours.p50 < other.p50))
-    ours, floor, rl = get(b, "majorityredis"), get(b, "floor"), get(b, "redlock-py")
+    ours, floor, rl = get(b, "majorityredis"), get(b, FLOOR), get(b, "redlock-py")
     checks.append((f"(b) p50 {ours.p50:.3f} ms within 1.5x of the floor {floor.p50:.3f} ms",
                    ours.p50 <= 1.5 * floor.p50))
     checks.append((f"(b) p50 >= 3x faster than redlock-py ({rl.p50 / ours.p50:.1f}x)", rl.p50 >= 3 * ours.p50))
@@ -205,7 +226,7 @@ def _targets(results: Sequence[Result]) -> list[tuple[str, bool]]:
 def _context(results: Sequence[Result]) -> list[str]:
     """Why a missed (a) target may not be this library's to meet: what talking to 5 nodes costs here."""
     a = [r for r in results if r.scenario == "(a) loopback"]
-    floor = next(r for r in a if r.contestant.startswith("floor"))
+    floor = next(r for r in a if r.contestant == FLOOR)
     fanout = next(r for r in a if r.contestant.startswith("(5-node"))
     ratio = fanout.p50 / floor.p50
     if ratio <= 2:
@@ -213,28 +234,52 @@ def _context(results: Sequence[Result]) -> list[str]:
     return [f"note: the plain 5-node fan-out (SET NX PX + DEL: no Lua, no lock logic) is itself {ratio:.2f}x "
             "the floor in this run.",
             "      acquire+release on 5 nodes makes 10 loopback writes where the floor makes 2, and the 5",
-            "      servers share this machine's cores with the client; when one node answers this fast,",
-            "      2x the floor is out of reach of any 5-node client here."]
+            "      servers share this machine's cores with the client; when the floor is a hand-off on one",
+            "      core (see --no-pin in the module docstring), 2x of it is out of reach of any 5-node client."]
 
 
-def run(iterations: int, proxied_iterations: int, rounds: int, warmup: int) -> list[Result]:
+def _cpu_plan() -> tuple[int, int] | None:
+    """(client CPU, floor node CPU): two different CPUs this process may use, or None."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    usable = sorted(os.sched_getaffinity(0))
+    return (usable[0], usable[1]) if len(usable) >= 2 else None
+
+
+def run(iterations: int, proxied_iterations: int, rounds: int, warmup: int,
+        pin: bool = True) -> tuple[list[Result], str]:
+    """Measure both scenarios; returns the results and a line saying how the CPUs were placed."""
     results: list[Result] = []
     servers: list[RedisServer] = []
+    plan = _cpu_plan() if pin else None
+    original_affinity = os.sched_getaffinity(0) if plan is not None else None
     toxiproxy: ToxiproxyServer | None = None
     control: ToxiproxyControl | None = None
     opened: list[Callable[[], None]] = []
     with tempfile.TemporaryDirectory(prefix="bench-lock-") as tmp:
         try:
-            for i in range(NODES):
+            for i in range(NODES + (1 if plan else 0)):  # the sixth is the same-CPU reference node
                 server = RedisServer(f"n{i + 1}", Path(tmp) / f"n{i + 1}")
                 server.start()
                 servers.append(server)
+            same_cpu: tuple[str, int] | None = None
+            if plan is not None:
+                client_cpu, floor_cpu = plan
+                os.sched_setaffinity(0, {client_cpu})  # threads started from now on inherit it
+                os.sched_setaffinity(servers[0].pid, {floor_cpu})  # type: ignore[arg-type]
+                os.sched_setaffinity(servers[NODES].pid, {client_cpu})  # type: ignore[arg-type]
+                same_cpu = (servers[NODES].host, servers[NODES].port)
+                placement = (f"client pinned to CPU {client_cpu}, the floor's node to CPU {floor_cpu}, "
+                             "the other nodes unpinned")
+            else:
+                placement = "no CPU pinning: placement left to the scheduler (the floor may be a same-CPU hand-off)"
+            nodes = servers[:NODES]
             toxiproxy = ToxiproxyServer(Path(tmp) / "toxiproxy.log")
             toxiproxy.start()
             control = ToxiproxyControl(toxiproxy.api_url)
-            proxies = [control.create_proxy(s.name, f"{s.host}:{s.port}") for s in servers]
+            proxies = [control.create_proxy(s.name, f"{s.host}:{s.port}") for s in nodes]
 
-            direct = _contestants([(s.host, s.port) for s in servers])
+            direct = _contestants([(s.host, s.port) for s in nodes], same_cpu)
             opened += [close for _op, close in direct.values()]
             results += _measure("(a) loopback", direct, iterations, rounds, warmup)
 
@@ -257,7 +302,9 @@ def run(iterations: int, proxied_iterations: int, rounds: int, warmup: int) -> l
                 toxiproxy.stop()
             for server in servers:
                 server.stop()
-    return results
+            if original_affinity is not None:
+                os.sched_setaffinity(0, original_affinity)
+    return results, placement
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -267,9 +314,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (spreads background noise)")
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--no-pin", action="store_true", help="leave CPU placement to the scheduler")
     args = parser.parse_args(argv)
-    results = run(args.iterations, args.proxied_iterations, args.rounds, args.warmup)
-    print(f"lock acquire+release, {NODES} nodes, one client, uncontended (ttl {TTL_S:g} s)")
+    results, placement = run(args.iterations, args.proxied_iterations, args.rounds, args.warmup,
+                             pin=not args.no_pin)
+    print(f"lock acquire+release, {NODES} nodes, one client, uncontended (ttl {TTL_S:g} s); {placement}")
     print(_table(results))
     print()
     missed = False
