@@ -15,8 +15,8 @@ How to add a fault (one class + one registry entry, no other code changes):
      use the schedule's field names `fault`, `start`, `every`, `duration`;
      reuse `NodeTargetParams` / `LinkTargetParams` for `targets` / `clients`;
    - `start(cluster, rng) -> dict`: inject the fault through the Cluster
-     primitives only (cut/connect, kill/restart, pause/resume,
-     add_toxic/remove_toxics), drawing every random choice from `rng` (seeded
+     primitives only (cut/connect, add_toxic/remove_toxics; process faults go
+     through `harness.faults.node_holds` so overlapping windows compose), drawing every random choice from `rng` (seeded
      per window, so runs replay), remember what it did on `self`, and return
      a JSON-able description (it becomes the nemesis event's value);
    - `stop(cluster) -> dict`: undo exactly that, tolerating a partial start;

@@ -26,6 +26,7 @@ from typing import Any, Callable, Literal, Mapping, Sequence
 from harness.cluster.base import Cluster
 from harness.faults.base import Fault
 from harness.faults.config import NemesisConfig, ScheduledFault, _WithParams
+from harness.faults.node_holds import holds_for
 
 log = logging.getLogger("harness.nemesis")
 
@@ -199,3 +200,4 @@ class Nemesis:
         for fault_id, fault in pending:
             self._perform(FaultAction(self.clock() - self._origin, "stop", fault_id, fault))
         self.cluster.heal()
+        holds_for(self.cluster).clear()  # healed: no window holds a node any more

@@ -93,6 +93,29 @@ def test_pause_times_out_and_resume_answers(cluster):
     assert outcome(cluster.direct_urls()[0]) == "ok"
 
 
+def test_overlapping_kill_windows_keep_the_node_down_until_the_last_ends(cluster):
+    first = FAULTS["kill"]({"targets": ["n2"]}, fault_id=1)
+    second = FAULTS["kill"]({"targets": ["n2"]}, fault_id=2)
+    first.start(cluster, random.Random(0))
+    second.start(cluster, random.Random(0))
+    assert first.stop(cluster)["held_down"] == ["n2"]
+    assert outcome(cluster.direct_urls()[1]) == "error"  # the first window ended; the second holds it down
+    second.stop(cluster)
+    assert outcome(cluster.direct_urls()[1]) == "ok"
+
+
+def test_a_pause_that_began_during_an_outage_holds_the_restarted_node(cluster):
+    kill = FAULTS["kill"]({"targets": ["n1"]}, fault_id=1)
+    pause = FAULTS["pause"]({"targets": ["n1"]}, fault_id=2)
+    kill.start(cluster, random.Random(0))
+    pause.start(cluster, random.Random(0))
+    assert outcome(cluster.direct_urls()[0]) == "error"  # down
+    kill.stop(cluster)
+    assert cluster.is_running("n1") and outcome(cluster.direct_urls()[0]) == "timeout"  # up, but stopped
+    pause.stop(cluster)
+    assert outcome(cluster.direct_urls()[0]) == "ok"
+
+
 def ping_seconds(url: str, n: int = 3) -> float:
     """The fastest of n PINGs on one connection (load only ever adds time, the toxic sets a floor)."""
     conn = client(url, timeout=2.0)

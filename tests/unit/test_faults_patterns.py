@@ -11,6 +11,8 @@ import random
 from collections import Counter
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from harness.faults import FAULTS
 from harness.faults.base import choose_clients, choose_nodes
@@ -261,3 +263,93 @@ def test_every_registered_fault_has_kind_params_and_defaults():
         assert isinstance(fault.start(cluster, random.Random(1)), dict)
         assert isinstance(fault.stop(cluster), dict)
     assert not cluster.cuts
+
+
+# -- overlapping process faults compose (harness.faults.node_holds) --------------
+
+def test_overlapping_kills_restart_the_node_when_the_last_window_ends():
+    cluster = RecordingCluster(3, 1)
+    first = FAULTS["kill"]({"targets": ["n1"]}, fault_id=1)
+    second = FAULTS["kill"]({"targets": ["n1"], "empty": True}, fault_id=2)
+    first.start(cluster, random.Random(0))
+    assert second.start(cluster, random.Random(0))["already_down"] == ["n1"]
+    assert first.stop(cluster) == {"restarted": [], "empty": False, "held_down": ["n1"]}
+    assert cluster.calls == [("kill", "n1")]  # still down: the second window holds it
+    assert second.stop(cluster)["restarted"] == ["n1"]
+    assert cluster.calls == [("kill", "n1"), ("restart", "n1", True)]  # empty: one window of the outage asked
+
+
+def test_a_pause_during_an_outage_stops_the_node_when_it_comes_back():
+    cluster = RecordingCluster(3, 1)
+    kill = FAULTS["kill"]({"targets": ["n2"]}, fault_id=1)
+    pause = FAULTS["pause"]({"targets": ["n2"]}, fault_id=2)
+    kill.start(cluster, random.Random(0))
+    pause.start(cluster, random.Random(0))
+    kill.stop(cluster)
+    assert cluster.calls == [("kill", "n2"), ("restart", "n2", False), ("pause", "n2")]
+    assert pause.stop(cluster) == {"resumed": ["n2"]}
+    assert cluster.calls[-1] == ("resume", "n2")
+
+
+def test_overlapping_pauses_resume_when_the_last_window_ends():
+    cluster = RecordingCluster(3, 1)
+    first, second = (FAULTS["pause"]({"targets": ["n3"]}, fault_id=i) for i in (1, 2))
+    first.start(cluster, random.Random(0))
+    second.start(cluster, random.Random(0))
+    assert first.stop(cluster) == {"resumed": [], "held": ["n3"]}
+    assert second.stop(cluster) == {"resumed": ["n3"]}
+    assert cluster.calls == [("pause", "n3"), ("resume", "n3")]
+
+
+class NodeStateCluster(RecordingCluster):
+    """Tracks each node's process state from the calls and refuses impossible ones."""
+
+    def __init__(self, nodes: int) -> None:
+        super().__init__(nodes, 1)
+        self.down: set[str] = set()
+        self.stopped: set[str] = set()
+
+    def kill(self, node):
+        super().kill(node)
+        self.down.add(node)
+        self.stopped.discard(node)
+
+    def restart(self, node, *, empty=False):
+        super().restart(node, empty=empty)
+        self.down.discard(node)
+        self.stopped.discard(node)
+
+    def pause(self, node):
+        assert node not in self.down, "SIGSTOP of a node that is down"
+        super().pause(node)
+        self.stopped.add(node)
+
+    def resume(self, node):
+        assert node not in self.down, "SIGCONT of a node that is down"
+        super().resume(node)
+        self.stopped.discard(node)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["kill", "pause"]), st.sampled_from(["n1", "n2"]),
+                          st.integers(0, 20), st.integers(1, 10)), min_size=1, max_size=8))
+def test_any_overlap_of_kill_and_pause_windows_leaves_each_node_as_its_open_windows_say(windows):
+    """After every start and stop: a node is down iff a kill window on it is open, and
+    stopped iff a pause window is open and it is up."""
+    cluster = NodeStateCluster(2)
+    actions = []
+    for i, (kind, node, start, length) in enumerate(windows):
+        fault = FAULTS[kind]({"targets": [node]}, fault_id=i)
+        actions += [(start, 1, i, "start", fault, kind, node), (start + length, 0, i, "stop", fault, kind, node)]
+    open_windows: set[tuple[int, str, str]] = set()
+    for _at, _order, i, phase, fault, kind, node in sorted(actions, key=lambda a: a[:3]):
+        if phase == "start":
+            fault.start(cluster, random.Random(0))
+            open_windows.add((i, kind, node))
+        else:
+            fault.stop(cluster)
+            open_windows.discard((i, kind, node))
+        for name in cluster.node_names:
+            killed = any(k == "kill" and n == name for _i, k, n in open_windows)
+            paused = any(k == "pause" and n == name for _i, k, n in open_windows)
+            assert (name in cluster.down) == killed
+            assert (name in cluster.stopped) == (paused and not killed)
