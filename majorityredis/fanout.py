@@ -16,8 +16,9 @@ Contract of `Fanout.call`:
 - replies that arrive after the call returned are read and discarded before
   the connection is used again, so connections never get out of step;
 - a node whose connection was still being made when the call returned gets
-  its command as soon as the connection is up (its reply is discarded), so
-  "sent to every node" holds for early-decided calls too;
+  its command as soon as the connection is up (its reply is discarded; a
+  script goes as EVAL, which runs even where it is not cached), so "sent to
+  every node" holds for early-decided calls too;
 - a node that answered NOSCRIPT to a reply nobody waited for (a replaced or
   restarted node) gets EVAL (which caches the script) until one succeeds.
 """
@@ -303,7 +304,9 @@ class Fanout:
         if future.cancelled() or future.exception() is not None:
             return
         conn, pool = future.result()
-        if self._needs_eval[node] and command.on_noscript is not None:
+        if command.on_noscript is not None:
+            # nobody reads this reply in time to answer a NOSCRIPT, and a node that needed a new
+            # connection is often one that restarted without its scripts: EVAL runs everywhere
             command = Command(command.on_noscript)
         try:
             conn.send_command(*command.args)

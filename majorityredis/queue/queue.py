@@ -15,8 +15,8 @@ majorityredis.queue.scripts):
   node. An expired hold makes the item available again, so delivery is
   at-least-once with mutual exclusion.
 - ``consume`` completes the item: removed from every node it reaches and a
-  completed marker set for ``retention`` seconds on a quorum of the nodes
-  where the hold was still ours. It is then never delivered again (see the
+  completed marker set for ``retention`` seconds on a quorum of nodes while
+  the hold was ours. It is then never delivered again (see the
   assumptions). Completed markers expire: nothing grows without bound.
 - Nothing acknowledged by put is lost while a majority of nodes keeps its
   data: a node that restarted empty gets items and holds back from the get
@@ -51,8 +51,10 @@ returns as soon as its outcome is decided):
   nodes count. Nodes that lost the hold or the item are healed afterwards.
   (Healing reaches the nodes whose answers were read before the outcome
   was decided; a node that answers later is healed by a later extend.)
-- consume: CONSUME where the hold is ours; a quorum of them = completed.
-  Nodes that had lost the hold are then marked completed too (COMPLETE).
+- consume: CONSUME where the hold is ours — and, while the hold is valid,
+  where nobody holds the item (a node the get's grant missed); a quorum of
+  them = completed. Nodes that had lost the hold are then marked completed
+  too (COMPLETE).
 - release: ABANDON on every node (deletes the hold only where it is ours).
 
 Where this departs from the first design, and why:
@@ -281,29 +283,40 @@ class LockingQueue:
     def consume(self, msg: Message) -> bool:
         """Complete `msg`: remove it everywhere and mark it completed, so it is never delivered again.
 
-        True: completed on a quorum of nodes where this consumer still held
-        it. False: the hold was lost first (expired, or another consumer holds
+        True: completed on a quorum of nodes while this consumer held it.
+        False: the hold was lost first (expired, or another consumer holds
         the item); the item may be delivered again — or not, if nodes that did
         complete it are met first (this consumer processed it either way).
         Raises NoQuorum when too few nodes answered (outcome unknown; a retry
         is safe).
+
+        While the hold is valid (msg.validity() > 0 when the call starts), a
+        node where nobody holds the item — the get's grant never reached it,
+        or it lost its data — completes it too and counts: otherwise the
+        loss of one node that carried the hold could leave too few holding
+        nodes for any consume to succeed. It cannot let a consume succeed
+        while another consumer holds the item: that one's quorum shares a node
+        with ours, where its hold answers "held by someone else".
         """
         self._check_message(msg)
         lease = msg._lease
         if lease.ended:
             return False
         keys = self.keys.per_item(msg.id)
-        replies = self.mr.fanout.call(CONSUME.command(keys, (msg.id, msg._holder, _ms(self.retention))),
-                                      done=self._decided(_is(1)))
-        if self._reached(replies, _is(1)):
+        valid = msg.validity() > 0
+        completed = _is(1) if not valid else (lambda v: v == 1 or v == 2)
+        replies = self.mr.fanout.call(
+            CONSUME.command(keys, (msg.id, msg._holder, _ms(self.retention), "1" if valid else "0")),
+            done=self._decided(completed))
+        if self._reached(replies, completed):
             lease.end()
             lost_here = [n for n, v in replies.ok().items() if v == 3]
             if lost_here:  # restarted empty or missed the get: mark completed there too
                 self.mr.fanout.call({n: COMPLETE.command(keys, (msg.id, msg._holder, _ms(self.retention)))
                                      for n in lost_here})
             return True
-        if self._for_lack_of_answers(replies, _is(1)):
-            raise self._no_quorum(f"consume {msg.id!r} from queue {self.name!r}", replies, _is(1),
+        if self._for_lack_of_answers(replies, completed):
+            raise self._no_quorum(f"consume {msg.id!r} from queue {self.name!r}", replies, completed,
                                   refusal="hold not ours")
         lease.end()
         return False

@@ -160,9 +160,12 @@ CONSUME = Script("queue_consume", """\
 -- Complete an item on this node if this holder holds it here.
 -- KEYS[1]: items hash   KEYS[2]: order zset   KEYS[3]: hold key of the id   KEYS[4]: done marker
 -- ARGV[1]: item id   ARGV[2]: holder value   ARGV[3]: retention in ms
+-- ARGV[4]: '1' when the caller's hold is still valid (on a quorum): complete here too if nobody holds it
 -- Returns 1 completed (item removed, marker = holder value set for the retention, hold deleted;
 -- also when this holder already completed it here: a retried consume counts this node again),
--- 3 no hold here (nothing changed), 0 held by someone else (nothing changed).
+-- 2 completed here without a hold (ARGV[4] = '1': the get's grant never reached this node, or it
+-- lost it; a marker already here is kept), 3 no hold here (nothing changed), 0 held by someone
+-- else (nothing changed).
 local holder = redis.call('GET', KEYS[3])
 if holder == ARGV[2] then
   redis.call('HDEL', KEYS[1], ARGV[1])
@@ -174,8 +177,17 @@ end
 if holder then
   return 0
 end
-if redis.call('GET', KEYS[4]) == ARGV[2] then
+local marker = redis.call('GET', KEYS[4])
+if marker == ARGV[2] then
   return 1
+end
+if ARGV[4] == '1' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  if not marker then
+    redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[3])
+  end
+  return 2
 end
 return 3
 """)

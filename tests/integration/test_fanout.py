@@ -45,6 +45,47 @@ def test_all_nodes_answer_one_command(redis5):
     assert all(c.get("k") == b"v" for c in redis5.clients())
 
 
+def test_a_request_larger_than_the_socket_buffer_is_written_whole(redis3, monkeypatch):
+    """A 16 MB SET cannot go out in one write: the rest follows until all of it is sent."""
+    import os
+
+    writes: list[tuple[int, int]] = []
+    real_write = os.write
+
+    def counting_write(fd: int, data: bytes) -> int:
+        written = real_write(fd, data)
+        writes.append((len(data), written))
+        return written
+
+    monkeypatch.setattr(os, "write", counting_write)
+    big = bytes(range(256)) * (16 * 4096)  # 16 MiB
+    mr = MajorityRedis(redis3.clients(socket_timeout=10.0), timeout=30.0)
+    replies = mr.fanout.call(Command(("SET", "big", big)))
+    assert replies.values == dict.fromkeys(range(3), b"OK")
+    assert any(written < size for size, written in writes)  # some first write was partial ...
+    assert all(c.get("big") == big for c in redis3.clients(socket_timeout=10.0))  # ... and all arrived
+
+
+def test_a_script_sent_after_the_call_returned_runs_on_nodes_that_never_cached_it(redis3):
+    """The call returns before any connection is up; each node gets the script once connected
+    — as EVAL, since an EVALSHA there would meet NOSCRIPT with nobody left to answer it."""
+    mark = Script("mark_test", """\
+-- Test script: set a key.
+-- KEYS[1]: key   ARGV[1]: value
+-- Returns 1.
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+""")
+    mr = MajorityRedis(redis3.clients())
+    replies = mr.fanout.call(mark.command(("marked",), ("yes",)), done=lambda _r: True)
+    assert replies.values == {}  # returned before any node answered
+    deadline = time.monotonic() + 5.0
+    while not all(c.get("marked") == b"yes" for c in redis3.clients()):
+        assert time.monotonic() < deadline, [c.get("marked") for c in redis3.clients()]
+        time.sleep(0.01)
+    assert all(c.script_exists(mark.sha) == [True] for c in redis3.clients())  # and cached there now
+
+
 def test_per_node_commands_reach_only_their_node(redis3):
     mr = MajorityRedis(redis3.clients())
     replies = mr.fanout.call({0: Command(("SET", "k", "zero")), 2: Command(("SET", "k", "two"))})

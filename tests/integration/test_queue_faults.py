@@ -211,6 +211,78 @@ def test_everything_works_with_a_minority_of_nodes_killed(redis5, connect):
     assert all(c.exists(keys.done(item_id)) for c in live)
 
 
+def _warm(q) -> None:
+    """One put/get/consume so that every node has a connection and the queue's scripts cached: a
+    first GRANT nobody waits for can meet NOSCRIPT on a node and never run there."""
+    q.put("warm-up")
+    msg = q.get(ttl=5.0)
+    assert msg is not None and q.consume(msg)
+
+
+def _held_on_exactly(nodes, keys: QueueKeys, msg, keep: set[int]) -> None:
+    """Make the hold of `msg` present only on the nodes in `keep` (as if the get's grant missed the others)."""
+    clients = nodes.clients()
+    holder = msg._holder.encode()
+    # an uncontended get (after _warm) is granted everywhere; the grants it did not wait for land a moment later
+    deadline = time.monotonic() + 2.0
+    while not all(c.get(keys.hold(msg.id)) == holder for c in clients):
+        assert time.monotonic() < deadline, "the get's grants did not reach every node"
+        time.sleep(0.005)
+    for i, c in enumerate(clients):
+        if i not in keep:
+            c.delete(keys.hold(msg.id))
+
+
+def test_consume_succeeds_when_a_node_that_carried_the_hold_dies(redis5, connect):
+    """The hold is on n1, n4, n5 (a quorum) and n1 dies: only 2 live nodes hold it. A valid hold
+    still completes: n2 and n3, where nobody holds the item, complete it too."""
+    mr = connect(redis5, socket_timeout=1.0)
+    q = mr.queue("jobs")
+    _warm(q)
+    item_id = q.put("x")
+    msg = q.get(ttl=10.0)
+    keys = QueueKeys("jobs")
+    _held_on_exactly(redis5, keys, msg, keep={0, 3, 4})
+    redis5.servers[0].kill()
+    assert q.consume(msg) is True
+    live = redis5.clients()[1:]
+    assert all(c.get(keys.done(item_id)) == msg._holder.encode() for c in live)
+    assert not any(c.hexists(keys.items, item_id) for c in live)
+    assert q.get() is None  # never delivered again
+
+
+def test_consume_of_an_expired_hold_does_not_count_nodes_without_it(redis5, connect):
+    mr = connect(redis5, socket_timeout=1.0)
+    q = mr.queue("jobs")
+    _warm(q)
+    item_id = q.put("x")
+    msg = q.get(ttl=0.3)
+    keys = QueueKeys("jobs")
+    _held_on_exactly(redis5, keys, msg, keep={0, 1})  # held on a minority only
+    time.sleep(0.35)  # the lease ran out (the holds on n1, n2 live a little longer: drift)
+    assert msg.validity() == 0.0
+    assert q.consume(msg) is False
+    done_on = [c.exists(keys.done(item_id)) for c in redis5.clients()]
+    assert sum(done_on) < 3 and not any(done_on[2:])  # nodes without the hold were left alone
+
+
+def test_consume_never_completes_an_item_another_consumer_holds(redis5, connect):
+    """Our lease still says valid, but another consumer holds the item on a quorum (n3, n4, n5):
+    the nodes without any hold (none here) cannot make up a quorum, the others answer 'not ours'."""
+    mr = connect(redis5, socket_timeout=1.0)
+    q = mr.queue("jobs")
+    _warm(q)
+    item_id = q.put("x")
+    msg = q.get(ttl=10.0)
+    keys = QueueKeys("jobs")
+    _held_on_exactly(redis5, keys, msg, keep={0, 1})
+    for c in redis5.clients()[2:]:
+        c.set(keys.hold(item_id), "another-consumer", px=10_000)
+    assert q.consume(msg) is False
+    assert all(c.get(keys.hold(item_id)) == b"another-consumer" for c in redis5.clients()[2:])
+    assert all(c.hexists(keys.items, item_id) for c in redis5.clients()[2:])
+
+
 def test_majority_down_raises_no_quorum_within_the_timeout(redis5, connect):
     mr = connect(redis5, socket_timeout=0.3)
     q = mr.queue("jobs")
