@@ -1,7 +1,7 @@
 """Send one command to every node at once and collect replies until the outcome is decided.
 
 All requests are written before any reply is read, and replies are read in
-the order they arrive (one `select` over the sockets), so a call costs one
+the order they arrive (one `poll` over the sockets), so a call costs one
 round trip to the slowest node *of the quorum it needs*, not the sum of the
 round trips, and no thread hand-off is paid on the fast path. A node that
 has no idle connection ready (first use, or after an error) is connected on
