@@ -19,8 +19,14 @@ Contract of `Fanout.call`:
   its command as soon as the connection is up (its reply is discarded; a
   script goes as EVAL, which runs even where it is not cached), so "sent to
   every node" holds for early-decided calls too;
-- a node that answered NOSCRIPT to a reply nobody waited for (a replaced or
-  restarted node) gets EVAL (which caches the script) until one succeeds.
+- a script goes to a node as EVAL (with its source) until a reply from that
+  node shows the script cached there, and as EVALSHA from then on; so a
+  script whose reply nobody waits for runs on a node that never had it. A
+  NOSCRIPT read later (the node lost its scripts: flushed, or restarted on a
+  connection that did not break) is answered with EVAL at once when the
+  call still waits for that node, and makes the next calls send EVAL;
+  a new connection to a node (the old one broke: maybe a restart) forgets
+  what was cached there.
 """
 
 from __future__ import annotations
@@ -46,10 +52,15 @@ Args = tuple[Any, ...]
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """One command for one node; `on_noscript` is sent instead if the node answers NOSCRIPT."""
+    """One command for one node. A script call has its EVALSHA form in `args` (args[1] is the
+    SHA) and its EVAL form in `on_noscript`, sent where the script is not known to be cached."""
 
     args: Args
     on_noscript: Args | None = None
+
+    def __post_init__(self) -> None:
+        if self.on_noscript is not None and str(self.args[0]).upper() != "EVALSHA":
+            raise ValueError(f"a command with an EVAL fallback must be an EVALSHA, not {self.args[0]!r}")
 
 
 @dataclass(slots=True)
@@ -76,11 +87,12 @@ MAX_PARKED_PER_NODE = 4  # connections still owing a late reply, kept to be drai
 class _Owed:
     """A connection whose reply was abandoned when a call returned early."""
 
-    __slots__ = ("conn", "pool")
+    __slots__ = ("conn", "pool", "command")
 
-    def __init__(self, conn: Any, pool: Any) -> None:
+    def __init__(self, conn: Any, pool: Any, command: Command) -> None:
         self.conn = conn
         self.pool = pool
+        self.command = command  # what was sent (its script's SHA is cached there if the reply is not NOSCRIPT)
 
 
 class Fanout:
@@ -96,7 +108,8 @@ class Fanout:
         self.timeout = timeout
         self.clock = clock
         self._owed: dict[int, list[_Owed]] = {i: [] for i in range(len(self.clients))}
-        self._needs_eval = [False] * len(self.clients)  # node lost its scripts: send EVAL, not EVALSHA
+        # per node, the SHAs of the scripts a reply showed cached there: others go as EVAL
+        self._cached_scripts: list[set[str]] = [set() for _ in self.clients]
         # Connections this fan-out keeps checked out between calls, per node: the hot path
         # then costs no pool bookkeeping (redis-py >= 8 records metrics on every checkout).
         self._idle: list[list[Any]] = [[] for _ in self.clients]
@@ -138,8 +151,8 @@ class Fanout:
                 for node in self._readable(in_flight, wait):
                     self._read_reply(node, replies, in_flight)
         finally:
-            for node, (conn, pool, _command) in in_flight.items():
-                self._owe(node, conn, pool)
+            for node, (conn, pool, command) in in_flight.items():
+                self._owe(node, conn, pool, command)
             for node, future in connecting.items():
                 future.add_done_callback(
                     lambda f, node=node: self._finish_late_connect(node, f, per_node[node]))
@@ -229,8 +242,7 @@ class Fanout:
             if late is resp.INCOMPLETE:
                 waiting.append(item)
                 continue
-            if isinstance(late, NoScriptError):
-                self._needs_eval[node] = True
+            self._learn_script(node, item.command, late)
             found = (item.conn, item.pool)  # an error reply (the abandoned command failed) is in step too
         if waiting:
             with self._lock:
@@ -255,21 +267,24 @@ class Fanout:
         if not _has_idle_connected(pool):
             return None
         try:
-            return _checkout(pool), pool
+            conn = _checkout(pool)
+            self._cached_scripts[node].clear()  # a connection we did not use before: see _adopt_connected
+            return conn, pool
         except Exception as error:  # noqa: BLE001 - every failure is this node's vote
             replies.values[node] = error
             return None
 
     def _send(self, node: int, conn: Any, pool: Any, command: Command, replies: Replies,
               in_flight: dict[int, tuple[Any, Any, Command]], packed: dict[Any, Any] | None = None) -> None:
-        if self._needs_eval[node] and command.on_noscript is not None:
-            command = Command(command.on_noscript)
+        args = command.args
+        if command.on_noscript is not None and args[1] not in self._cached_scripts[node]:
+            args = command.on_noscript
         try:
             encoder = conn.encoder  # clients with other encodings get their own packing
-            key = (id(command.args), encoder.encoding, encoder.encoding_errors)
+            key = (id(args), encoder.encoding, encoder.encoding_errors)
             wire = packed.get(key) if packed is not None else None
             if wire is None:
-                wire = b"".join(conn.pack_command(*command.args))
+                wire = b"".join(conn.pack_command(*args))
                 if packed is not None:
                     packed[key] = wire
             resp.send(conn, wire)
@@ -297,6 +312,8 @@ class Fanout:
                 replies.values[node] = error
                 continue
             conn, pool = future.result()
+            # a new connection: the node may have restarted since a reply showed its scripts cached
+            self._cached_scripts[node].clear()
             self._send(node, conn, pool, per_node[node], replies, in_flight)
 
     def _finish_late_connect(self, node: int, future: Future[Any], command: Command) -> None:
@@ -304,20 +321,26 @@ class Fanout:
         if future.cancelled() or future.exception() is not None:
             return
         conn, pool = future.result()
-        if command.on_noscript is not None:
-            # nobody reads this reply in time to answer a NOSCRIPT, and a node that needed a new
-            # connection is often one that restarted without its scripts: EVAL runs everywhere
-            command = Command(command.on_noscript)
+        self._cached_scripts[node].clear()  # a new connection: see _adopt_connected
         try:
-            conn.send_command(*command.args)
+            conn.send_command(*(command.on_noscript or command.args))  # EVAL: runs where nothing is cached
         except Exception:  # noqa: BLE001 - the node is gone again; nobody waits for it
             _discard(conn, pool)
             return
-        self._owe(node, conn, pool)
+        self._owe(node, conn, pool, command)
 
-    def _owe(self, node: int, conn: Any, pool: Any) -> None:
+    def _owe(self, node: int, conn: Any, pool: Any, command: Command) -> None:
         with self._lock:
-            self._owed[node].append(_Owed(conn, pool))
+            self._owed[node].append(_Owed(conn, pool, command))
+
+    def _learn_script(self, node: int, command: Command, reply: Any) -> None:
+        """Record from a reply to a script command whether the node has the script cached."""
+        if command.on_noscript is None:
+            return
+        if isinstance(reply, NoScriptError):
+            self._cached_scripts[node].discard(command.args[1])
+        else:
+            self._cached_scripts[node].add(command.args[1])
 
     # -- replies -----------------------------------------------------------------
     @staticmethod
@@ -352,14 +375,11 @@ class Fanout:
         if value is resp.INCOMPLETE:
             return  # the rest of the reply is on its way: stay in flight, block nobody
         del in_flight[node]
-        if isinstance(value, NoScriptError):
-            self._needs_eval[node] = True
-            if command.on_noscript is not None:
-                # a replaced or restarted node has no scripts: EVAL runs and caches it there
-                self._send(node, conn, pool, Command(command.on_noscript), replies, in_flight)
-                return
-        if command.on_noscript is None and command.args and command.args[0] == "EVAL":
-            self._needs_eval[node] = False  # the script is cached there again
+        self._learn_script(node, command, value)
+        if isinstance(value, NoScriptError) and command.on_noscript is not None:
+            # the node lost its scripts: EVAL (chosen by _send now) runs and caches it there
+            self._send(node, conn, pool, command, replies, in_flight)
+            return
         self._keep_idle(node, conn)
         replies.values[node] = value
 

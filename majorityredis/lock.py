@@ -668,12 +668,14 @@ class Lock:
     def _eval_command(self, script: Script, tail: tuple[Any, ...]) -> Command:
         """EVAL with the source, for calls that do not wait for every reply.
 
-        The fan-out re-sends EVAL at once only for NOSCRIPT replies it reads;
-        one it finds later (a reply nobody waited for) only switches that node
-        to EVAL from the next call on. So the first EVALSHA to a node restarted
-        empty may be skipped — and those nodes are exactly the ones that
-        EXTEND and WRITE_BACK exist to heal. (ACQUIRE and RELEASE, the hot
-        path, stay EVALSHA: a skipped ACQUIRE is a missing grant, RELEASE waits.)
+        The fan-out sends EVAL wherever it does not know the script is cached
+        (first use, a new connection after a restart), but a node whose
+        scripts were flushed while its connection stayed up answers an EVALSHA
+        with NOSCRIPT, and a NOSCRIPT nobody waits for only switches that node
+        to EVAL from the next call on. Such nodes are the ones EXTEND and
+        WRITE_BACK exist to heal, so these two always carry the source.
+        (ACQUIRE and RELEASE, the hot path, stay EVALSHA: a skipped ACQUIRE
+        is a missing grant, RELEASE waits.)
         """
         return Command(("EVAL", script.source, 2, *self._keys, *tail))
 

@@ -28,6 +28,15 @@ return ARGV[1]
 """)
 
 
+ECHO_SET = Script("echo_set_test", """\
+-- Test script: set a key.
+-- KEYS[1]: key   ARGV[1]: value
+-- Returns 1.
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+""")
+
+
 def quorum_ok(mr: MajorityRedis):
     return lambda r: mr.tally(len(r.ok()), len(r.errors())).decided
 
@@ -69,21 +78,14 @@ def test_a_request_larger_than_the_socket_buffer_is_written_whole(redis3, monkey
 def test_a_script_sent_after_the_call_returned_runs_on_nodes_that_never_cached_it(redis3):
     """The call returns before any connection is up; each node gets the script once connected
     — as EVAL, since an EVALSHA there would meet NOSCRIPT with nobody left to answer it."""
-    mark = Script("mark_test", """\
--- Test script: set a key.
--- KEYS[1]: key   ARGV[1]: value
--- Returns 1.
-redis.call('SET', KEYS[1], ARGV[1])
-return 1
-""")
     mr = MajorityRedis(redis3.clients())
-    replies = mr.fanout.call(mark.command(("marked",), ("yes",)), done=lambda _r: True)
+    replies = mr.fanout.call(ECHO_SET.command(("marked",), ("yes",)), done=lambda _r: True)
     assert replies.values == {}  # returned before any node answered
     deadline = time.monotonic() + 5.0
     while not all(c.get("marked") == b"yes" for c in redis3.clients()):
         assert time.monotonic() < deadline, [c.get("marked") for c in redis3.clients()]
         time.sleep(0.01)
-    assert all(c.script_exists(mark.sha) == [True] for c in redis3.clients())  # and cached there now
+    assert all(c.script_exists(ECHO_SET.sha) == [True] for c in redis3.clients())  # and cached there now
 
 
 def test_per_node_commands_reach_only_their_node(redis3):
@@ -185,6 +187,35 @@ def test_noscript_is_answered_with_eval_and_the_script_cached(redis3):
     assert not direct[1].script_exists(ECHO.sha)[0]
     assert mr.fanout.call(ECHO.command([], ["again"])).values == dict.fromkeys(range(3), b"again")
     assert direct[1].script_exists(ECHO.sha)[0]
+
+
+def test_a_script_whose_reply_nobody_waits_for_runs_where_it_was_never_cached(redis3):
+    """Nodes 1 and 2 are paused when the call returns on node 0's reply; once resumed they run
+    the script although they never had it: it went as EVAL, not an EVALSHA meeting NOSCRIPT."""
+    mr = MajorityRedis(redis3.clients(socket_timeout=5.0), timeout=10.0)
+    warm(mr)
+    for server in redis3.servers[1:]:
+        server.pause()
+    try:
+        replies = mr.fanout.call(ECHO_SET.command(("seen",), ("yes",)), done=lambda r: 0 in r.values)
+    finally:
+        for server in redis3.servers[1:]:
+            server.resume()
+    assert replies.values == {0: 1}
+    deadline = time.monotonic() + 5.0
+    while not all(c.get("seen") == b"yes" for c in redis3.clients()):
+        assert time.monotonic() < deadline, [c.get("seen") for c in redis3.clients()]
+        time.sleep(0.01)
+    mr.fanout.call(Command(("PING",)))  # drains the late replies: they show the script cached
+    assert mr.fanout._cached_scripts == [{ECHO_SET.sha}] * 3
+
+
+def test_a_node_that_lost_its_scripts_gets_eval_on_the_next_call(redis3):
+    mr = MajorityRedis(redis3.clients())
+    assert mr.fanout.call(ECHO_SET.command(("k",), ("1",))).values == dict.fromkeys(range(3), 1)
+    redis3.clients()[2].script_flush()  # the connection stays up: only a NOSCRIPT tells
+    assert mr.fanout.call(ECHO_SET.command(("k",), ("2",))).values == dict.fromkeys(range(3), 1)
+    assert redis3.clients()[2].get("k") == b"2"  # answered with EVAL within the same call
 
 
 def test_noscript_without_a_fallback_is_that_nodes_error(redis3):

@@ -147,12 +147,16 @@ def test_restarted_empty_node_gets_its_counter_back_and_tokens_keep_increasing(r
             lock.release()
         redis3.servers[1].restart(empty=True)
         assert redis3.direct(1).get("L:fence") is None          # the fault happened: counter lost
-        for _ in range(3):
+        # an acquisition heals the nodes whose replies it read; on a loaded machine the restarted
+        # node can be the slow one for a few rounds, so go on until it is healed (3 to 50 rounds)
+        for round_ in range(50):
             assert lock.acquire(timeout=2.0)
             tokens.append(lock.token)
             lock.release()
+            deadline = time.monotonic() + 0.2
+            while int(redis3.direct(1).get("L:fence") or 0) < tokens[-1] and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if round_ >= 2 and int(redis3.direct(1).get("L:fence") or 0) >= tokens[-1]:
+                break
         assert tokens == sorted(set(tokens))                      # strictly increasing
-        deadline = time.monotonic() + 2.0
-        while int(redis3.direct(1).get("L:fence") or 0) < tokens[-1] and time.monotonic() < deadline:
-            time.sleep(0.01)
         assert int(redis3.direct(1).get("L:fence")) >= tokens[-1]   # written back to the empty node

@@ -13,7 +13,6 @@ import pytest
 
 from majorityredis import LockNotOwned, MajorityRedis, NoQuorum
 from majorityredis.queue.plan import QueueKeys
-from majorityredis.queue.scripts import PUT
 
 pytestmark = pytest.mark.integration
 
@@ -211,19 +210,11 @@ def test_everything_works_with_a_minority_of_nodes_killed(redis5, connect):
     assert all(c.exists(keys.done(item_id)) for c in live)
 
 
-def _warm(q) -> None:
-    """One put/get/consume so that every node has a connection and the queue's scripts cached: a
-    first GRANT nobody waits for can meet NOSCRIPT on a node and never run there."""
-    q.put("warm-up")
-    msg = q.get(ttl=5.0)
-    assert msg is not None and q.consume(msg)
-
-
 def _held_on_exactly(nodes, keys: QueueKeys, msg, keep: set[int]) -> None:
     """Make the hold of `msg` present only on the nodes in `keep` (as if the get's grant missed the others)."""
     clients = nodes.clients()
     holder = msg._holder.encode()
-    # an uncontended get (after _warm) is granted everywhere; the grants it did not wait for land a moment later
+    # an uncontended get is granted everywhere; the grants it did not wait for land a moment later
     deadline = time.monotonic() + 2.0
     while not all(c.get(keys.hold(msg.id)) == holder for c in clients):
         assert time.monotonic() < deadline, "the get's grants did not reach every node"
@@ -238,7 +229,6 @@ def test_consume_succeeds_when_a_node_that_carried_the_hold_dies(redis5, connect
     still completes: n2 and n3, where nobody holds the item, complete it too."""
     mr = connect(redis5, socket_timeout=1.0)
     q = mr.queue("jobs")
-    _warm(q)
     item_id = q.put("x")
     msg = q.get(ttl=10.0)
     keys = QueueKeys("jobs")
@@ -254,7 +244,6 @@ def test_consume_succeeds_when_a_node_that_carried_the_hold_dies(redis5, connect
 def test_consume_of_an_expired_hold_does_not_count_nodes_without_it(redis5, connect):
     mr = connect(redis5, socket_timeout=1.0)
     q = mr.queue("jobs")
-    _warm(q)
     item_id = q.put("x")
     msg = q.get(ttl=0.3)
     keys = QueueKeys("jobs")
@@ -271,7 +260,6 @@ def test_consume_never_completes_an_item_another_consumer_holds(redis5, connect)
     the nodes without any hold (none here) cannot make up a quorum, the others answer 'not ours'."""
     mr = connect(redis5, socket_timeout=1.0)
     q = mr.queue("jobs")
-    _warm(q)
     item_id = q.put("x")
     msg = q.get(ttl=10.0)
     keys = QueueKeys("jobs")
@@ -335,8 +323,6 @@ def test_a_put_that_raised_no_quorum_may_still_be_delivered(redis5, connect):
     mr = connect(redis5)
     q = mr.queue("jobs")
     assert q.size() == 0  # connected to every node: the put below is written to all before any reply
-    for node in redis5.clients():
-        node.script_load(PUT.source)  # (a NOSCRIPT answer read after the early return is not retried)
     for server in redis5.servers[2:]:
         server.kill()
     with pytest.raises(NoQuorum):
