@@ -95,6 +95,7 @@ from typing import TYPE_CHECKING, Any
 from majorityredis.errors import LockNotAcquired, LockNotOwned, MajorityRedisError, NoQuorum
 from majorityredis.fanout import Command, Replies
 from majorityredis.scripts import Script
+from majorityredis.validity import check_ttl, drift_seconds, hold_deadline
 
 if TYPE_CHECKING:
     from majorityredis.client import MajorityRedis
@@ -262,11 +263,6 @@ def as_vote(reply: Any) -> Vote:
     return None
 
 
-def drift_seconds(ttl: float, drift_factor: float, drift_ms: float) -> float:
-    """The safety margin subtracted from every validity (clock rate differences, expiry granularity)."""
-    return ttl * drift_factor + drift_ms / 1000.0
-
-
 # --------------------------------------------------------------------------------------------
 # The lock
 # --------------------------------------------------------------------------------------------
@@ -324,12 +320,10 @@ class Lock:
                  retry_delay: tuple[float, float] = (0.05, 0.2), rng: random.Random | None = None) -> None:
         if not name:
             raise ValueError("a lock needs a non-empty name")
-        _check_ttl(ttl)
+        _check_ttl_ms(ttl)
         if drift_factor < 0 or drift_ms < 0:
             raise ValueError(f"drift_factor and drift_ms must be >= 0, not {drift_factor}, {drift_ms}")
-        if drift_seconds(ttl, drift_factor, drift_ms) >= ttl:
-            raise ValueError(f"ttl={ttl} s is not longer than the drift margin "
-                             f"({drift_seconds(ttl, drift_factor, drift_ms):g} s): pass a longer ttl")
+        check_ttl(ttl, drift_factor, drift_ms)
         low, high = retry_delay
         if not 0 <= low <= high:
             raise ValueError(f"retry_delay must be (min, max) with 0 <= min <= max, not {retry_delay}")
@@ -443,9 +437,8 @@ class Lock:
         `lost`. Raises LockNotOwned when this object holds nothing.
         """
         new_ttl = self.ttl if ttl is None else float(ttl)
-        _check_ttl(new_ttl)
-        if drift_seconds(new_ttl, self.drift_factor, self.drift_ms) >= new_ttl:
-            raise ValueError(f"ttl={new_ttl} s is not longer than the drift margin: pass a longer ttl")
+        _check_ttl_ms(new_ttl)
+        check_ttl(new_ttl, self.drift_factor, self.drift_ms)
         with self._mutex:
             hold = self._hold
             if hold is None:
@@ -521,7 +514,7 @@ class Lock:
         if decision is WAIT:  # the call ended at the deadline or with every reply read
             decision = decide_acquire(self._votes(replies), n_servers, quorum, final=True)
         token = decision.token
-        expires_at = start + ttl - drift_seconds(ttl, self.drift_factor, self.drift_ms)
+        expires_at = hold_deadline(start, ttl, self.drift_factor, self.drift_ms)
         written: Replies | None = None
         if decision.outcome == "acquired":
             assert token is not None
@@ -569,7 +562,7 @@ class Lock:
             log.info("lock %r: extend re-created the hold on %s", self.name,
                      ", ".join(mr.node_label(n) for n in healed))
         if replies.count(_renewed) >= quorum and clock() < hold.expires_at:
-            return start + ttl - drift_seconds(ttl, self.drift_factor, self.drift_ms)
+            return hold_deadline(start, ttl, self.drift_factor, self.drift_ms)
         return None
 
     def do_release(self, value: bytes) -> tuple[int, Replies]:
@@ -706,7 +699,8 @@ def _renewed(reply: Any) -> bool:
     return reply == 1 or reply == 2
 
 
-def _check_ttl(ttl: float) -> None:
+def _check_ttl_ms(ttl: float) -> None:
+    """ValueError unless ttl is positive and at least the 1 ms that PX can express."""
     if not ttl > 0:
         raise ValueError(f"ttl must be > 0 seconds, not {ttl}")
     if ttl * 1000 < 1:

@@ -100,10 +100,6 @@ class NodeHolds:
             self.cluster.resume(node)
             return True
 
-    def held_down(self, node: str) -> bool:
-        with self._lock:
-            return self._down[node] > 0
-
     def held_paused(self, node: str) -> bool:
         with self._lock:
             return self._paused[node] > 0

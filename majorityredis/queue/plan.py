@@ -173,18 +173,3 @@ def fencing_token(fences: Mapping[int, int], quorum: int) -> tuple[int, bool]:
     token = max(fences.values())
     at_token = sum(1 for fence in fences.values() if fence == token)
     return token, at_token < quorum
-
-
-def drift_seconds(ttl: float, drift_factor: float, drift_ms: float) -> float:
-    """The clock-drift allowance of a hold (the Lock's rule): ttl * drift_factor + drift_ms."""
-    return ttl * drift_factor + drift_ms / 1000.0
-
-
-def hold_deadline(started: float, ttl: float, drift_factor: float, drift_ms: float) -> float:
-    """Until when a hold asked for at `started` is safe: its ttl minus the allowance for clock drift.
-
-    Measured from *before* the request was sent, so the time the request took
-    is already subtracted; the drift allowance covers servers whose clocks
-    run faster than ours (Redlock's rule).
-    """
-    return started + ttl - drift_seconds(ttl, drift_factor, drift_ms)

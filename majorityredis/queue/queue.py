@@ -110,8 +110,6 @@ from majorityredis.queue.plan import (
     ItemIds,
     QueueKeys,
     fencing_token,
-    drift_seconds,
-    hold_deadline,
     merge_candidates,
     parse_grant,
     parse_scan,
@@ -129,6 +127,7 @@ from majorityredis.queue.scripts import (
     RAISE_FENCE,
     SCAN_AVAILABLE,
 )
+from majorityredis.validity import check_ttl, hold_deadline
 
 if TYPE_CHECKING:
     from majorityredis.client import MajorityRedis
@@ -226,7 +225,7 @@ class LockingQueue:
         trips is bounded by that timeout). Raises NoQuorum when a quorum
         of nodes could not be reached (in the last pass, with a timeout).
         """
-        _check_ttl(ttl, self.drift_factor, self.drift_ms)
+        check_ttl(ttl, self.drift_factor, self.drift_ms)
         if timeout is not None and timeout < 0:
             raise ValueError(f"timeout must be None or >= 0 seconds, not {timeout}")
         give_up = None if timeout is None else self.mr.clock() + timeout
@@ -256,7 +255,7 @@ class LockingQueue:
         """
         self._check_message(msg)
         ttl = msg.ttl if ttl is None else ttl
-        _check_ttl(ttl, self.drift_factor, self.drift_ms)
+        check_ttl(ttl, self.drift_factor, self.drift_ms)
         lease = msg._lease
         if lease.ended:
             return False
@@ -304,7 +303,7 @@ class LockingQueue:
             return False
         keys = self.keys.per_item(msg.id)
         valid = msg.validity() > 0
-        completed = _is(1) if not valid else (lambda v: v == 1 or v == 2)
+        completed = _completed if valid else _is(1)
         replies = self.mr.fanout.call(
             CONSUME.command(keys, (msg.id, msg._holder, _ms(self.retention), "1" if valid else "0")),
             done=self._decided(completed))
@@ -552,14 +551,6 @@ def _payload(item: str | bytes) -> bytes:
     raise TypeError(f"queue items are str or bytes, not {type(item).__name__}")
 
 
-def _check_ttl(ttl: float, drift_factor: float, drift_ms: float) -> None:
-    if not ttl > 0:
-        raise ValueError(f"ttl must be > 0 seconds, not {ttl}")
-    if drift_seconds(ttl, drift_factor, drift_ms) >= ttl:
-        raise ValueError(f"ttl={ttl} s is not longer than the drift margin "
-                         f"({drift_seconds(ttl, drift_factor, drift_ms):g} s): pass a longer ttl")
-
-
 def _ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))
 
@@ -569,6 +560,11 @@ def _is(expected: int) -> Callable[[Any], bool]:
 
 
 def _stored(value: Any) -> bool:
+    return value in (1, 2)
+
+
+def _completed(value: Any) -> bool:
+    """A CONSUME reply: completed where the hold was ours (1) or where nobody held it (2)."""
     return value in (1, 2)
 
 

@@ -10,8 +10,9 @@ import pytest
 
 from majorityredis import LockNotOwned, MajorityRedis
 from majorityredis.queue import Message
-from majorityredis.queue.plan import QueueKeys, drift_seconds
+from majorityredis.queue.plan import QueueKeys
 from majorityredis.queue.scripts import ABANDON, CONSUME
+from majorityredis.validity import drift_seconds
 
 pytestmark = pytest.mark.integration
 

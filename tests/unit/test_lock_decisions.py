@@ -21,10 +21,10 @@ from majorityredis.lock import (
     as_vote,
     decide_acquire,
     decide_write_back,
-    drift_seconds,
     slow_path_token,
 )
 from majorityredis.quorum import quorum_size
+from majorityredis.validity import drift_seconds
 
 cluster_sizes = st.sampled_from([1, 2, 3, 4, 5, 7])
 

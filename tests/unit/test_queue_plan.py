@@ -24,7 +24,6 @@ from majorityredis.queue.plan import (
     Offer,
     QueueKeys,
     fencing_token,
-    hold_deadline,
     merge_candidates,
     parse_grant,
     parse_scan,
@@ -32,6 +31,7 @@ from majorityredis.queue.plan import (
     score_of,
 )
 from majorityredis.scripts import Script
+from majorityredis.validity import hold_deadline
 
 
 class SteppingClock:
