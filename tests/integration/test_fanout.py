@@ -18,6 +18,8 @@ from majorityredis import MajorityRedis
 from majorityredis.fanout import Command, Fanout, Replies
 from majorityredis.scripts import Script
 
+from tests.support.waiting import wait_until
+
 pytestmark = pytest.mark.integration
 
 ECHO = Script("echo_test", """\
@@ -81,10 +83,8 @@ def test_a_script_sent_after_the_call_returned_runs_on_nodes_that_never_cached_i
     mr = MajorityRedis(redis3.clients())
     replies = mr.fanout.call(ECHO_SET.command(("marked",), ("yes",)), done=lambda _r: True)
     assert replies.values == {}  # returned before any node answered
-    deadline = time.monotonic() + 5.0
-    while not all(c.get("marked") == b"yes" for c in redis3.clients()):
-        assert time.monotonic() < deadline, [c.get("marked") for c in redis3.clients()]
-        time.sleep(0.01)
+    wait_until(lambda: all(c.get("marked") == b"yes" for c in redis3.clients()), 5.0,
+               describe=lambda: [c.get("marked") for c in redis3.clients()])
     assert all(c.script_exists(ECHO_SET.sha) == [True] for c in redis3.clients())  # and cached there now
 
 
@@ -202,10 +202,8 @@ def test_a_script_whose_reply_nobody_waits_for_runs_where_it_was_never_cached(re
         for server in redis3.servers[1:]:
             server.resume()
     assert replies.values == {0: 1}
-    deadline = time.monotonic() + 5.0
-    while not all(c.get("seen") == b"yes" for c in redis3.clients()):
-        assert time.monotonic() < deadline, [c.get("seen") for c in redis3.clients()]
-        time.sleep(0.01)
+    wait_until(lambda: all(c.get("seen") == b"yes" for c in redis3.clients()), 5.0,
+               describe=lambda: [c.get("seen") for c in redis3.clients()])
     mr.fanout.call(Command(("PING",)))  # drains the late replies: they show the script cached
     assert mr.fanout._cached_scripts == [{ECHO_SET.sha}] * 3
 
@@ -307,9 +305,3 @@ def test_eight_threads_share_one_instance_without_cross_talk(redis5):
     for node in redis5.clients():
         assert node.get("t3:k0") is not None
 
-
-def wait_until(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.01)

@@ -11,6 +11,8 @@ from majorityredis import LockNotAcquired, LockNotOwned, MajorityRedis, Majority
 from majorityredis.fanout import Command
 from majorityredis.lock import ACQUIRE, EXTEND, RELEASE
 
+from tests.support.waiting import wait_until
+
 pytestmark = pytest.mark.integration
 
 
@@ -21,15 +23,6 @@ def mr(redis3):
         # node that is still connecting, and these tests inspect every node
         instance.fanout.call(Command(("PING",)))
         yield instance
-
-
-def _eventually(predicate, timeout: float = 2.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 # -- acquire / token / validity / release -----------------------------------------------------
@@ -43,14 +36,14 @@ def test_acquire_sets_value_with_expiry_and_counter_on_every_node_and_release_de
     assert lock.validity() <= 5.0 - lock.drift - (time.monotonic() - before) + 0.001
     assert lock.locked()
     # the decision needed 2 of 3 replies; the third node's request may still be running
-    assert _eventually(lambda: all(redis3.direct(i).exists("L") for i in range(3)))
+    wait_until(lambda: all(redis3.direct(i).exists("L") for i in range(3)), 2.0)
     values = set()
     for i in range(3):
         node = redis3.direct(i)
         values.add(node.get("L"))
         assert 4000 < node.pttl("L") <= 5000
     # the first acquisition of a name finds no counters: it writes token 1 back to every node
-    assert _eventually(lambda: all(redis3.direct(i).get("L:fence") == b"1" for i in range(3)))
+    wait_until(lambda: all(redis3.direct(i).get("L:fence") == b"1" for i in range(3)), 2.0)
     assert all(redis3.direct(i).ttl("L:fence") == -1 for i in range(3))  # the counter never expires
     assert len(values) == 1 and len(values.pop()) >= 40  # one fresh value of >= 20 random bytes (hex)
     lock.release()
@@ -69,7 +62,7 @@ def test_each_acquisition_uses_a_fresh_value_and_a_larger_token(mr, redis3):
     for _ in range(3):
         assert lock.acquire()
         tokens.append(lock.token)
-        assert _eventually(lambda: redis3.direct(0).exists("L"))
+        wait_until(lambda: redis3.direct(0).exists("L"), 2.0)
         seen_values.add(redis3.direct(0).get("L"))
         lock.release()
     assert tokens == [1, 2, 3]
@@ -126,7 +119,7 @@ def test_extend_renews_expiry_on_every_node_and_restarts_validity(mr, redis3):
     assert lock.validity() < 0.85
     assert lock.extend(ttl=10.0)
     assert 9.0 < lock.validity() <= 10.0
-    assert _eventually(lambda: all(redis3.direct(i).pttl("L") > 8000 for i in range(3)))
+    wait_until(lambda: all(redis3.direct(i).pttl("L") > 8000 for i in range(3)), 2.0)
     assert lock.extend()            # default: the lock's ttl
     assert lock.validity() <= 1.0
     lock.release()
@@ -282,7 +275,7 @@ def test_counters_out_of_step_are_written_back_and_the_next_token_is_larger(mr, 
     # the grants counted 6, 10, 3: no two are equal, so the attempt waited for every node and
     # took the highest, then wrote it back to every node
     assert first == 10
-    assert _eventually(lambda: all(int(redis3.direct(i).get("L:fence")) == 10 for i in range(3)))
+    wait_until(lambda: all(int(redis3.direct(i).get("L:fence")) == 10 for i in range(3)), 2.0)
     lock.release()
     assert lock.acquire()
     assert lock.token > first
@@ -353,5 +346,5 @@ def test_nodes_without_a_counter_never_decide_the_token(mr, redis3):
     lock = mr.lock("L", ttl=5.0)
     assert lock.acquire()
     assert lock.token == 8                     # heard node 1 (7 -> 8) before deciding
-    assert _eventually(lambda: [redis3.direct(i).get("L:fence") for i in range(3)] == [b"8"] * 3)
+    wait_until(lambda: [redis3.direct(i).get("L:fence") for i in range(3)] == [b"8"] * 3, 2.0)
     lock.release()

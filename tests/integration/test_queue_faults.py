@@ -14,6 +14,8 @@ import pytest
 from majorityredis import LockNotOwned, MajorityRedis, NoQuorum
 from majorityredis.queue.plan import QueueKeys
 
+from tests.support.waiting import wait_until
+
 pytestmark = pytest.mark.integration
 
 
@@ -215,10 +217,8 @@ def _held_on_exactly(nodes, keys: QueueKeys, msg, keep: set[int]) -> None:
     clients = nodes.clients()
     holder = msg._holder.encode()
     # an uncontended get is granted everywhere; the grants it did not wait for land a moment later
-    deadline = time.monotonic() + 2.0
-    while not all(c.get(keys.hold(msg.id)) == holder for c in clients):
-        assert time.monotonic() < deadline, "the get's grants did not reach every node"
-        time.sleep(0.005)
+    wait_until(lambda: all(c.get(keys.hold(msg.id)) == holder for c in clients), 2.0,
+               describe=lambda: [c.get(keys.hold(msg.id)) for c in clients])
     for i, c in enumerate(clients):
         if i not in keep:
             c.delete(keys.hold(msg.id))

@@ -17,6 +17,8 @@ from majorityredis.register import (
     ABSENT, STORE, Register, Version, Versioned, encode_value, parse_reply, storage_key,
 )
 
+from tests.support.waiting import wait_until
+
 pytestmark = pytest.mark.integration
 
 MODES = ["linearizable", "fast"]
@@ -327,9 +329,3 @@ def test_n_servers_beyond_the_clients_needs_a_quorum_of_all(redis3):
         mr.get("k")
     assert (info.value.quorum, info.value.n_servers, info.value.agreed) == (3, 4, 2)
 
-
-def wait_until(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.01)

@@ -8,7 +8,6 @@ started with `--tls-port` only, so a plain connection is refused.
 
 from __future__ import annotations
 
-import time
 
 import pytest
 import redis
@@ -16,6 +15,8 @@ from redis.connection import SSLConnection
 
 from majorityredis import MajorityRedis
 from majorityredis.fanout import Command
+
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -88,9 +89,7 @@ def test_a_late_tls_reply_is_drained_and_the_connection_reused(tls3, tls_files):
             assert len(owed) == 1  # the paused node's TLS connection owes the INCR reply
         finally:
             paused.resume()
-        deadline = time.monotonic() + 5.0
-        while tls3.direct(2).get("tls:n") != b"1" and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: tls3.direct(2).get("tls:n") == b"1", 5.0)  # the paused INCR ran after resume
         replies = mr.fanout.call(Command(("GET", "tls:n")))
         assert replies.values == {0: b"1", 1: b"1", 2: b"1"}  # in step: not the late INCR reply (1 as int)
         assert mr.fanout._owed[2] == [] and owed[0] in mr.fanout._idle[2]  # drained, then reused
