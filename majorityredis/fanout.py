@@ -14,11 +14,22 @@ Contract of `Fanout.call`:
 - a node missing from the result's replies did not answer in time: its
   request may still execute on the server;
 - replies that arrive after the call returned are read and discarded before
-  the connection is used again, so connections never get out of step;
+  the reply of a later command on that connection, so replies are never
+  attributed to the wrong command;
 - a node whose connection was still being made when the call returned gets
   its command as soon as the connection is up (its reply is discarded; a
   script goes as EVAL, which runs even where it is not cached), so "sent to
   every node" holds for early-decided calls too;
+- calls that follow one another (one returned before the next began) reach
+  each node in the order they were made: a command for a node that still
+  owes a reply to an earlier call is pipelined behind it on the same
+  connection (or written after it on the connection still being made), so
+  the node runs it after the earlier one — a consume and then a size from
+  one client agree. The exception is a node whose oldest owed reply is
+  overdue (sent more than `timeout` ago: paused, partitioned, or its bytes
+  were lost): the next command goes on another connection and may overtake
+  what is stuck on that node. Calls that overlap in time (threads sharing
+  the fan-out) are not ordered against each other;
 - a script goes to a node as EVAL (with its source) until a reply from that
   node shows the script cached there, and as EVALSHA from then on; so a
   script whose reply nobody waits for runs on a node that never had it. A
@@ -35,6 +46,7 @@ import logging
 import select
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -81,18 +93,42 @@ class Replies:
         return sum(1 for v in self.values.values() if not isinstance(v, BaseException) and accept(v))
 
 
-MAX_PARKED_PER_NODE = 4  # connections still owing a late reply, kept to be drained instead of reconnected
+MAX_PARKED_PER_NODE = 4  # connections owing late replies, kept to be drained instead of reconnected
 
 
-class _Owed:
-    """A connection whose reply was abandoned when a call returned early."""
+class _Line:
+    """A connection this fan-out holds, and the replies it still owes, oldest first.
 
-    __slots__ = ("conn", "pool", "command")
+    `owed` holds (command, sent at) pairs in the order they were written.
+    While a call waits on the line, its own command is the last pair; the
+    ones before it belong to calls that returned without their replies:
+    those replies are read and dropped first (learning script caching from
+    them), so replies are never attributed to the wrong command. A line that
+    owes nothing is in step and its reply buffer is empty.
+    """
 
-    def __init__(self, conn: Any, pool: Any, command: Command) -> None:
+    __slots__ = ("conn", "pool", "owed")
+
+    def __init__(self, conn: Any, pool: Any) -> None:
         self.conn = conn
         self.pool = pool
-        self.command = command  # what was sent (its script's SHA is cached there if the reply is not NOSCRIPT)
+        self.owed: deque[tuple[Command, float]] = deque()
+
+
+class _LateConnect:
+    """A connection still being made when its call returned, and the commands to write on it first.
+
+    Exactly one party takes it (`taken`): the next call to the node, which
+    then writes these commands before its own, or else the connect's done
+    callback, which writes them and parks the line.
+    """
+
+    __slots__ = ("future", "commands", "taken")
+
+    def __init__(self, future: Future[Any], commands: list[Command]) -> None:
+        self.future = future
+        self.commands = commands
+        self.taken = False
 
 
 class Fanout:
@@ -107,13 +143,18 @@ class Fanout:
         self.clients = list(clients)
         self.timeout = timeout
         self.clock = clock
-        self._owed: dict[int, list[_Owed]] = {i: [] for i in range(len(self.clients))}
+        # Per node: lines owing replies nobody waits for, oldest first; lines in step (this
+        # fan-out keeps them checked out between calls: the hot path then costs no pool
+        # bookkeeping, which redis-py >= 8 does with metrics on every checkout); and a
+        # connect that outlived its call. Each node's three are guarded by that node's lock.
+        self._parked: list[list[_Line]] = [[] for _ in self.clients]
+        self._idle: list[list[_Line]] = [[] for _ in self.clients]
+        self._late: dict[int, _LateConnect] = {}
+        self._locks = [threading.Lock() for _ in self.clients]
+        self._closed = False
         # per node, the SHAs of the scripts a reply showed cached there: others go as EVAL
         self._cached_scripts: list[set[str]] = [set() for _ in self.clients]
-        # Connections this fan-out keeps checked out between calls, per node: the hot path
-        # then costs no pool bookkeeping (redis-py >= 8 records metrics on every checkout).
-        self._idle: list[list[Any]] = [[] for _ in self.clients]
-        self._lock = threading.Lock()
+        self._executor_lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
 
     # -- public ----------------------------------------------------------------
@@ -125,17 +166,17 @@ class Fanout:
                     else dict(commands))
         replies = Replies(n_servers if n_servers is not None else len(self.clients))
         deadline = self.clock() + (self.timeout if timeout is None else timeout)
-        in_flight: dict[int, tuple[Any, Any, Command]] = {}   # node -> (conn, pool, command)
-        connecting: dict[int, Future[Any]] = {}
+        in_flight: dict[int, _Line] = {}
+        connecting: dict[int, _LateConnect] = {}  # node -> connect, with earlier calls' commands to write first
         packed: dict[Any, Any] = {}  # (id(args), encoding) -> wire bytes: a command shared by all nodes is packed once
         try:
-            at_hand = self._ready_connections(per_node, replies)
+            at_hand = self._ready_lines(per_node, replies)
             for node, command in per_node.items():
-                ready = at_hand.get(node)
-                if ready is not None:
-                    self._send(node, *ready, command, replies, in_flight, packed)
+                line = at_hand.get(node)
+                if line is not None:
+                    self._send(node, line, command, replies, in_flight, packed)
                 elif node not in replies.values:
-                    connecting[node] = self._submit_connect(node)
+                    connecting[node] = self._join_or_connect(node)
             while in_flight or connecting:
                 if done is not None and done(replies):
                     break
@@ -145,17 +186,16 @@ class Fanout:
                     break
                 if not in_flight:
                     if connecting:  # the last connect may have just failed: nothing left to wait for
-                        _wait_any(connecting, remaining)
+                        _wait_any([c.future for c in connecting.values()], remaining)
                     continue
                 wait = min(remaining, 0.002) if connecting else remaining
                 for node in self._readable(in_flight, wait):
                     self._read_reply(node, replies, in_flight)
         finally:
-            for node, (conn, pool, command) in in_flight.items():
-                self._owe(node, conn, pool, command)
-            for node, future in connecting.items():
-                future.add_done_callback(
-                    lambda f, node=node: self._finish_late_connect(node, f, per_node[node]))
+            for node, line in in_flight.items():
+                self._park(node, line)
+            for node, pending in connecting.items():
+                self._leave_connect(node, _LateConnect(pending.future, [*pending.commands, per_node[node]]))
             for node in per_node:
                 if node not in replies.values and self.clock() >= deadline:
                     replies.values.setdefault(node, TimeoutError("no reply within the deadline"))
@@ -166,172 +206,250 @@ class Fanout:
 
         The clients themselves stay open.
         """
-        with self._lock:
-            owed = [o for lst in self._owed.values() for o in lst]
-            for lst in self._owed.values():
-                lst.clear()
-            idle = [(node, conn) for node, lst in enumerate(self._idle) for conn in lst]
-            for lst in self._idle:
-                lst.clear()
-        for item in owed:
-            _discard(item.conn, item.pool)
-        for node, conn in idle:
-            self.clients[node].connection_pool.release(conn)
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        parked: list[_Line] = []
+        idle: list[_Line] = []
+        for node, lock in enumerate(self._locks):
+            with lock:
+                self._closed = True  # a connect finishing later writes its commands, then hangs up
+                parked += self._parked[node]
+                idle += self._idle[node]
+                self._parked[node], self._idle[node] = [], []
+        for line in parked:
+            _discard(line)
+        for line in idle:
+            line.pool.release(line.conn)
+        with self._executor_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
 
     # -- connections -----------------------------------------------------------
-    def _ready_connections(self, nodes: Sequence[int] | Mapping[int, Any],
-                           replies: Replies) -> dict[int, tuple[Any, Any]]:
-        """A connected connection per node, in step and needing no blocking step, where one is at hand.
+    def _ready_lines(self, nodes: Sequence[int] | Mapping[int, Any], replies: Replies) -> dict[int, _Line]:
+        """A connected line per node, needing no blocking step, where one is at hand.
 
-        Per node: a parked connection whose late reply has arrived is drained
-        and reused; one still waiting stays parked (up to MAX_PARKED_PER_NODE,
-        oldest dropped first) so a slow node costs no reconnect. Otherwise one
-        of this fan-out's idle connections (unless the server hung up on it),
-        else an idle connected one from the client's pool. A node missing from
-        the result must be connected — TCP, AUTH, HELLO — which is never done
-        here but on the connect pool, where a hung node blocks no one. The
-        usual case (one idle or parked connection per node) costs one `poll`
-        for all nodes together.
+        Per node, in this order of preference:
+        - the parked line last written to, when its oldest owed reply is not
+          overdue (sent less than `timeout` ago): the call's command is
+          pipelined behind the earlier calls' commands, so the node runs them
+          in the order they were sent (a line whose replies have all arrived
+          is drained and counts as in step);
+        - a line in step: drained from the parked ones, else one of this
+          fan-out's idle lines (unless the server hung up on it), else an
+          idle connected connection of the client's pool.
+        A node missing from the result is left to `_join_or_connect` — when a
+        connect that outlived its call is pending there (the new command must
+        follow that call's), or the node must be connected (TCP, AUTH, HELLO),
+        which is never done here but on the connect pool, where a hung node
+        blocks no one. The usual case (one idle or parked line per node) costs
+        one `poll` for all nodes together.
         """
-        parked: dict[int, list[_Owed]] = {}
-        idle: dict[int, Any] = {}
-        with self._lock:
-            for node in nodes:
-                if self._owed[node]:
-                    parked[node], self._owed[node] = self._owed[node], []
+        parked: dict[int, list[_Line]] = {}
+        idle: dict[int, _Line] = {}
+        for node in nodes:
+            with self._locks[node]:
+                if self._parked[node]:
+                    parked[node], self._parked[node] = self._parked[node], []
                 if self._idle[node]:
                     idle[node] = self._idle[node].pop()
-        readable = _readable_now([item.conn for items in parked.values() for item in items]
-                                 + list(idle.values()))
-        ready: dict[int, tuple[Any, Any]] = {}
+        readable = _readable_now([line.conn for lines in parked.values() for line in lines]
+                                 + [line.conn for line in idle.values()])
+        now = self.clock() if parked else 0.0
+        ready: dict[int, _Line] = {}
         for node in nodes:
-            pool = self.clients[node].connection_pool
-            found = self._drain_parked(node, parked.get(node, []), readable)
-            conn = idle.pop(node, None)
+            found = self._pick_parked(node, parked[node], readable, now) if node in parked else None
+            spare = idle.pop(node, None)
             if found is not None:
-                if conn is not None:
-                    self._keep_idle(node, conn)
+                if spare is not None:
+                    self._keep_idle(node, spare)
                 ready[node] = found
                 continue
-            if conn is not None:
-                if conn._sock is not None and id(conn) not in readable:
-                    ready[node] = (conn, pool)
+            if spare is not None:
+                if spare.conn._sock is not None and id(spare.conn) not in readable:
+                    ready[node] = spare
                     continue
-                _discard(conn, pool)  # closed under us, or the server hung up (EOF is readable)
-            other = self._other_connection(node, replies)
+                _discard(spare)  # closed under us, or the server hung up (EOF is readable)
+            if node in self._late:
+                continue  # a connect carrying an earlier call's command: follow it there
+            other = self._other_line(node, replies)
             if other is not None:
                 ready[node] = other
         return ready
 
-    def _drain_parked(self, node: int, parked: list[_Owed], readable: set[int]) -> tuple[Any, Any] | None:
-        """Reuse the first parked connection whose late reply is there (read, discarded); park the rest."""
-        found: tuple[Any, Any] | None = None
-        waiting: list[_Owed] = []
-        for item in parked:
-            if found is not None or id(item.conn) not in readable:
-                waiting.append(item)
-                continue
-            try:
-                late = resp.read_reply(item.conn)
-            except Exception:  # noqa: BLE001 - the late reply broke this connection
-                _discard(item.conn, item.pool)
-                continue
-            if late is resp.INCOMPLETE:
-                waiting.append(item)
-                continue
-            self._learn_script(node, item.command, late)
-            found = (item.conn, item.pool)  # an error reply (the abandoned command failed) is in step too
+    def _pick_parked(self, node: int, lines: list[_Line], readable: set[int], now: float) -> _Line | None:
+        """Drain what has arrived on a node's parked lines and choose one for the next command.
+
+        The choice, see `_ready_lines`: the line last written to among those
+        still owing replies that are not overdue, else one in step. The other
+        lines in step become idle; the rest are parked again (the newest
+        MAX_PARKED_PER_NODE of them).
+        """
+        in_step: list[_Line] = []
+        waiting: list[_Line] = []
+        for line in lines:
+            if id(line.conn) in readable:
+                try:
+                    self._read_late_replies(node, line)
+                except Exception:  # noqa: BLE001 - a late reply broke this connection
+                    _discard(line)
+                    continue
+            (waiting if line.owed else in_step).append(line)
+        current = [line for line in waiting if now - line.owed[0][1] < self.timeout]
+        found: _Line | None = None
+        if current:
+            found = max(current, key=lambda line: line.owed[-1][1])
+            waiting.remove(found)
+        elif in_step:
+            found = in_step.pop()
+        for line in in_step:
+            self._keep_idle(node, line)
         if waiting:
-            with self._lock:
-                self._owed[node][:0] = waiting
-                excess = self._owed[node][:-MAX_PARKED_PER_NODE]
-                del self._owed[node][:-MAX_PARKED_PER_NODE]
-            for item in excess:
-                _discard(item.conn, item.pool)
+            with self._locks[node]:
+                self._parked[node][:0] = waiting
+                excess = self._parked[node][:-MAX_PARKED_PER_NODE]
+                del self._parked[node][:-MAX_PARKED_PER_NODE]
+            for line in excess:
+                _discard(line)
         return found
 
-    def _other_connection(self, node: int, replies: Replies) -> tuple[Any, Any] | None:
-        """Another idle connection of this fan-out (checked one by one), else a connected one of the pool."""
+    def _read_late_replies(self, node: int, line: _Line) -> None:
+        """Read and drop the replies that have arrived for commands nobody waits for any more."""
+        value = resp.read_reply(line.conn)
+        while value is not resp.INCOMPLETE:
+            command, _sent = line.owed.popleft()
+            self._learn_script(node, command, value)
+            if not line.owed:
+                return
+            value = resp.buffered_reply(line.conn)
+
+    def _other_line(self, node: int, replies: Replies) -> _Line | None:
+        """Another idle line of this fan-out (checked one by one), else a connected one of the pool."""
         pool = self.clients[node].connection_pool
         while True:
-            with self._lock:
-                conn = self._idle[node].pop() if self._idle[node] else None
-            if conn is None:
+            with self._locks[node]:
+                line = self._idle[node].pop() if self._idle[node] else None
+            if line is None:
                 break
-            if conn._sock is not None and not _readable_now([conn]):
-                return conn, pool
-            _discard(conn, pool)
+            if line.conn._sock is not None and not _readable_now([line.conn]):
+                return line
+            _discard(line)
         if not _has_idle_connected(pool):
             return None
         try:
             conn = _checkout(pool)
-            self._cached_scripts[node].clear()  # a connection we did not use before: see _adopt_connected
-            return conn, pool
         except Exception as error:  # noqa: BLE001 - every failure is this node's vote
             replies.values[node] = error
             return None
+        self._cached_scripts[node].clear()  # a connection we did not use before: see _adopt_connected
+        return _Line(conn, pool)
 
-    def _send(self, node: int, conn: Any, pool: Any, command: Command, replies: Replies,
-              in_flight: dict[int, tuple[Any, Any, Command]], packed: dict[Any, Any] | None = None) -> None:
-        args = command.args
-        if command.on_noscript is not None and args[1] not in self._cached_scripts[node]:
-            args = command.on_noscript
-        try:
-            encoder = conn.encoder  # clients with other encodings get their own packing
-            key = (id(args), encoder.encoding, encoder.encoding_errors)
-            wire = packed.get(key) if packed is not None else None
-            if wire is None:
-                wire = b"".join(conn.pack_command(*args))
-                if packed is not None:
-                    packed[key] = wire
-            resp.send(conn, wire)
-        except Exception as error:  # noqa: BLE001
-            _discard(conn, pool)
-            replies.values[node] = error
-            return
-        in_flight[node] = (conn, pool, command)
+    def _join_or_connect(self, node: int) -> _LateConnect:
+        """The connect this call waits for: one that outlived an earlier call, with that call's
+        commands to write first (so they run first), else a new one on the connect pool."""
+        with self._locks[node]:
+            late = self._late.pop(node, None)
+            if late is not None and not late.taken:
+                late.taken = True
+                return _LateConnect(late.future, late.commands)
+        return _LateConnect(self._submit_connect(node), [])
+
+    def _leave_connect(self, node: int, late: _LateConnect) -> None:
+        """The call returns before its connect finished: the next call to the node takes it over,
+        or else the done callback writes the commands when the connection is up."""
+        with self._locks[node]:
+            self._late[node] = late
+        late.future.add_done_callback(lambda _f: self._finish_late_connect(node, late))
+
+    def _finish_late_connect(self, node: int, late: _LateConnect) -> None:
+        """Write the commands no call waits for any more, then park the line; their replies are
+        drained later. Done under the node's lock, so a call starting meanwhile finds either
+        this connect to take over or the parked line to pipeline on."""
+        with self._locks[node]:
+            if late.taken:
+                return
+            late.taken = True
+            if self._late.get(node) is late:
+                del self._late[node]
+            if late.future.cancelled() or late.future.exception() is not None:
+                return
+            line = _Line(*late.future.result())
+            self._cached_scripts[node].clear()  # a new connection: see _adopt_connected
+            try:
+                for command in late.commands:
+                    self._write(node, line, command, None)  # as EVAL: nothing is known cached there
+            except Exception:  # noqa: BLE001 - the node is gone again; nobody waits for it
+                _discard(line)
+                return
+            if self._closed:
+                _discard(line)  # the server still runs what it read before the hang-up
+                return
+            self._parked[node].append(line)
 
     def _submit_connect(self, node: int) -> Future[Any]:
-        if self._executor is None:
-            with self._lock:
-                if self._executor is None:
-                    self._executor = ThreadPoolExecutor(
-                        max_workers=max(4, 2 * len(self.clients)), thread_name_prefix="majorityredis-connect")
+        with self._executor_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=max(4, 2 * len(self.clients)), thread_name_prefix="majorityredis-connect")
+            executor = self._executor
         pool = self.clients[node].connection_pool
-        return self._executor.submit(lambda: (_checkout(pool), pool))
+        return executor.submit(lambda: (_checkout(pool), pool))
 
-    def _adopt_connected(self, connecting: dict[int, Future[Any]], per_node: Mapping[int, Command],
-                         replies: Replies, in_flight: dict[int, tuple[Any, Any, Command]]) -> None:
-        for node in [n for n, f in connecting.items() if f.done()]:
-            future = connecting.pop(node)
-            error = future.exception()
+    def _adopt_connected(self, connecting: dict[int, _LateConnect], per_node: Mapping[int, Command],
+                         replies: Replies, in_flight: dict[int, _Line]) -> None:
+        for node in [n for n, c in connecting.items() if c.future.done()]:
+            pending = connecting.pop(node)
+            error = pending.future.exception()
             if error is not None:
                 replies.values[node] = error
                 continue
-            conn, pool = future.result()
+            line = _Line(*pending.future.result())
             # a new connection: the node may have restarted since a reply showed its scripts cached
             self._cached_scripts[node].clear()
-            self._send(node, conn, pool, per_node[node], replies, in_flight)
+            try:
+                for command in pending.commands:  # earlier calls' commands, which must run first
+                    self._write(node, line, command, None)
+            except Exception as error:  # noqa: BLE001
+                _discard(line)
+                replies.values[node] = error
+                continue
+            self._send(node, line, per_node[node], replies, in_flight)
 
-    def _finish_late_connect(self, node: int, future: Future[Any], command: Command) -> None:
-        """Send the command the call could not wait for; its reply is drained later."""
-        if future.cancelled() or future.exception() is not None:
-            return
-        conn, pool = future.result()
-        self._cached_scripts[node].clear()  # a new connection: see _adopt_connected
+    def _park(self, node: int, line: _Line) -> None:
+        """A line whose reply the returning call no longer waits for; see `_pick_parked`."""
+        with self._locks[node]:
+            self._parked[node].append(line)
+
+    def _keep_idle(self, node: int, line: _Line) -> None:
+        """A line in step (every reply read) waits for this node's next call."""
+        with self._locks[node]:
+            self._idle[node].append(line)
+
+    # -- requests and replies ----------------------------------------------------
+    def _send(self, node: int, line: _Line, command: Command, replies: Replies,
+              in_flight: dict[int, _Line], packed: dict[Any, Any] | None = None) -> None:
+        """Write the call's command on the line; the node's vote is the error when that fails."""
         try:
-            conn.send_command(*(command.on_noscript or command.args))  # EVAL: runs where nothing is cached
-        except Exception:  # noqa: BLE001 - the node is gone again; nobody waits for it
-            _discard(conn, pool)
+            self._write(node, line, command, packed)
+        except Exception as error:  # noqa: BLE001
+            _discard(line)
+            replies.values[node] = error
             return
-        self._owe(node, conn, pool, command)
+        in_flight[node] = line
 
-    def _owe(self, node: int, conn: Any, pool: Any, command: Command) -> None:
-        with self._lock:
-            self._owed[node].append(_Owed(conn, pool, command))
+    def _write(self, node: int, line: _Line, command: Command, packed: dict[Any, Any] | None) -> None:
+        """Write one command (as EVAL when its script is not known cached on the node) and owe its reply."""
+        args = command.args
+        if command.on_noscript is not None and args[1] not in self._cached_scripts[node]:
+            args = command.on_noscript
+        conn = line.conn
+        encoder = conn.encoder  # clients with other encodings get their own packing
+        key = (id(args), encoder.encoding, encoder.encoding_errors)
+        wire = packed.get(key) if packed is not None else None
+        if wire is None:
+            wire = b"".join(conn.pack_command(*args))
+            if packed is not None:
+                packed[key] = wire
+        resp.send(conn, wire)
+        line.owed.append((command, self.clock()))
 
     def _learn_script(self, node: int, command: Command, reply: Any) -> None:
         """Record from a reply to a script command whether the node has the script cached."""
@@ -342,13 +460,12 @@ class Fanout:
         else:
             self._cached_scripts[node].add(command.args[1])
 
-    # -- replies -----------------------------------------------------------------
     @staticmethod
-    def _readable(in_flight: Mapping[int, tuple[Any, Any, Command]], wait: float) -> list[int]:
+    def _readable(in_flight: Mapping[int, _Line], wait: float) -> list[int]:
         by_fd: dict[int, int] = {}
         ready: list[int] = []
-        for node, (conn, _pool, _command) in in_flight.items():
-            sock = conn._sock
+        for node, line in in_flight.items():
+            sock = line.conn._sock
             if sock is None:
                 ready.append(node)  # disconnected under us: reading raises the error
             elif getattr(sock, "pending", None) and sock.pending():
@@ -362,31 +479,31 @@ class Fanout:
             poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
         return [by_fd[fd] for fd, _event in poller.poll(max(0, int(wait * 1000 + 0.999)))]
 
-    def _read_reply(self, node: int, replies: Replies,
-                    in_flight: dict[int, tuple[Any, Any, Command]]) -> None:
-        conn, pool, command = in_flight[node]
+    def _read_reply(self, node: int, replies: Replies, in_flight: dict[int, _Line]) -> None:
+        """Read what arrived on the node's line: earlier calls' late replies first, then the call's own."""
+        line = in_flight[node]
         try:
-            value: Any = resp.read_reply(conn)
+            value: Any = resp.read_reply(line.conn)
+            while value is not resp.INCOMPLETE and len(line.owed) > 1:
+                late, _sent = line.owed.popleft()
+                self._learn_script(node, late, value)
+                value = resp.buffered_reply(line.conn)
         except Exception as error:  # noqa: BLE001 - connection lost, timeout: this node's vote
             del in_flight[node]
-            _discard(conn, pool)
+            _discard(line)
             replies.values[node] = error
             return
         if value is resp.INCOMPLETE:
             return  # the rest of the reply is on its way: stay in flight, block nobody
+        command, _sent = line.owed.popleft()
         del in_flight[node]
         self._learn_script(node, command, value)
         if isinstance(value, NoScriptError) and command.on_noscript is not None:
-            # the node lost its scripts: EVAL (chosen by _send now) runs and caches it there
-            self._send(node, conn, pool, command, replies, in_flight)
+            # the node lost its scripts: EVAL (chosen by _write now) runs and caches it there
+            self._send(node, line, command, replies, in_flight)
             return
-        self._keep_idle(node, conn)
+        self._keep_idle(node, line)
         replies.values[node] = value
-
-    def _keep_idle(self, node: int, conn: Any) -> None:
-        """A connection in step (its reply read) waits for this node's next call."""
-        with self._lock:
-            self._idle[node].append(conn)
 
 
 def _readable_now(conns: Sequence[Any]) -> set[int]:
@@ -426,16 +543,17 @@ def _checkout(pool: Any) -> Any:
     return conn
 
 
-def _discard(conn: Any, pool: Any) -> None:
-    resp.reset(conn)
+def _discard(line: _Line) -> None:
+    """Close a line's connection (its owed replies are lost) and hand it back to its pool."""
+    resp.reset(line.conn)
     try:
-        conn.disconnect()
+        line.conn.disconnect()
     finally:
-        pool.release(conn)
+        line.pool.release(line.conn)
 
 
-def _wait_any(futures: Mapping[int, Future[Any]], timeout: float) -> None:
+def _wait_any(futures: Sequence[Future[Any]], timeout: float) -> None:
     event = threading.Event()
-    for future in futures.values():
+    for future in futures:
         future.add_done_callback(lambda _f: event.set())
     event.wait(timeout)

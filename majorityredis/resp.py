@@ -10,9 +10,10 @@ Values are raw (bytes, int, list, None), as redis-py gives them with
 `disable_decoding=True`.
 
 Connection set-up (TCP, TLS, AUTH, HELLO) stays redis-py's; only the
-request/reply traffic of the fan-out goes through here, and between two
-replies the buffer is empty, so a connection handed back to redis-py is in
-step.
+request/reply traffic of the fan-out goes through here. One read can bring
+several replies when requests were pipelined: `buffered_reply` takes the
+next one from the buffer. A connection that owes no reply has an empty
+buffer, so one handed back to redis-py is in step.
 
 `send` writes a request. On plain (non-TLS) sockets both directions use
 `os.write`/`os.read` on the descriptor: a Python socket with a timeout polls
@@ -71,6 +72,22 @@ def read_reply(conn: Any) -> Any:
     if not chunk:
         raise RedisConnectionError("Connection closed by server.")
     buffer += chunk
+    return _take(buffer)
+
+
+def buffered_reply(conn: Any) -> Any:
+    """The next complete reply already in the connection's buffer (no socket read), or INCOMPLETE.
+
+    After a read, the buffer can hold more than one reply (pipelined requests);
+    `poll` does not see those bytes, so read them from here.
+    """
+    buffer: bytearray | None = getattr(conn, _BUFFER, None)
+    if not buffer:
+        return INCOMPLETE
+    return _take(buffer)
+
+
+def _take(buffer: bytearray) -> Any:
     parsed = parse(buffer, 0)
     if parsed is INCOMPLETE:
         return INCOMPLETE

@@ -87,11 +87,11 @@ def test_close_releases_parked_connections(redis3):
         # the paused node's connection is parked owing its reply (at once, or - when its connection
         # had to be remade because an earlier reply came late - as soon as the connect finishes)
         waited_until = time.monotonic() + 3.0
-        while not mr.fanout._owed[2] and time.monotonic() < waited_until:
+        while not mr.fanout._parked[2] and time.monotonic() < waited_until:
             time.sleep(0.01)
-        assert len(mr.fanout._owed[2]) >= 1
+        assert len(mr.fanout._parked[2]) >= 1
         mr.close()
-        assert mr.fanout._owed[2] == []
+        assert mr.fanout._parked[2] == []
     finally:
         redis3.servers[2].resume()
 

@@ -107,7 +107,7 @@ def test_returns_once_done_while_a_node_is_paused(redis3):
         paused.resume()
     assert still_paused  # it returned before the node was resumed ...
     assert replies.values == {0: b"OK", 1: b"OK"}  # ... without the paused node's reply, and no timeout entry
-    assert len(mr.fanout._owed[2]) == 1  # the paused node's connection owes a reply
+    assert len(mr.fanout._parked[2]) == 1  # the paused node's connection owes a reply
 
 
 def test_a_late_reply_is_drained_before_the_connection_is_reused(redis3):
@@ -122,29 +122,90 @@ def test_a_late_reply_is_drained_before_the_connection_is_reused(redis3):
     direct = redis3.direct(2)
     wait_until(lambda: direct.get("k") == b"v1")  # the paused SET ran after resume; its +OK is on the socket
     time.sleep(0.05)
-    owed = mr.fanout._owed[2][0].conn
+    owed = mr.fanout._parked[2][0].conn
     for i in range(5):  # in step: every GET after a SET answers the value just set, not a stale +OK
         assert mr.fanout.call({2: Command(("SET", "k", f"v{i + 2}"))}).values == {2: b"OK"}
         assert mr.fanout.call({2: Command(("GET", "k"))}).values == {2: f"v{i + 2}".encode()}
-    assert mr.fanout._owed[2] == []
+    assert mr.fanout._parked[2] == []
     assert owed._sock is not None  # drained and reused, not thrown away
 
 
-def test_a_connection_still_waiting_is_discarded_and_the_node_reconnected(redis3):
-    mr = MajorityRedis(redis3.clients(socket_timeout=0.5), timeout=5.0)
+def test_a_line_whose_reply_is_overdue_gets_no_more_commands(redis3):
+    """A node that has owed a reply for longer than the deadline is not written to on that
+    connection again: the next call tries another one (here a reconnect, which the paused
+    node cannot answer), and the node is back in step once it resumes."""
+    mr = MajorityRedis(redis3.clients(socket_timeout=0.5), timeout=0.3)
     warm(mr)
     node = redis3.servers[2]
     node.pause()
     try:
         first = mr.fanout.call(Command(("SET", "k", "v1")), done=quorum_ok(mr))
-        # the owed connection is not readable yet: dropped; the reconnect on the pool times out
+        time.sleep(0.35)  # the SET's reply is now overdue
         second = mr.fanout.call(Command(("GET", "k")), done=quorum_ok(mr))
+        stuck = [[command.args[0] for command, _sent in line.owed] for line in mr.fanout._parked[2]]
     finally:
         node.resume()
     assert 2 not in first.values and set(second.ok()) >= {0, 1}
+    assert stuck == [["SET"]]  # the GET was not pipelined behind the overdue SET
     for i in range(5):
-        assert mr.fanout.call(Command(("SET", "k", f"w{i}"))).values == dict.fromkeys(range(3), b"OK")
-        assert mr.fanout.call(Command(("GET", "k"))).values == dict.fromkeys(range(3), f"w{i}".encode())
+        replies = mr.fanout.call(Command(("SET", "k", f"w{i}")), timeout=5.0)
+        assert replies.values == dict.fromkeys(range(3), b"OK")
+        replies = mr.fanout.call(Command(("GET", "k")), timeout=5.0)
+        assert replies.values == dict.fromkeys(range(3), f"w{i}".encode())
+
+
+# BLPOP blocks only its own connection. A command that follows it to the same node runs
+# after it when it is pipelined behind it; on another connection it would run at once — and
+# an RPUSH to the list would hand its element to the waiting BLPOP.
+
+def test_calls_one_after_another_reach_a_node_in_the_order_they_were_made(redis3):
+    mr = MajorityRedis(redis3.clients(socket_timeout=5.0), timeout=5.0)
+    warm(mr)
+    first = mr.fanout.call({0: Command(("BLPOP", "gate", "0.5"))}, done=lambda _r: True)
+    assert first.values == {}  # returned without waiting for the BLPOP
+    second = mr.fanout.call({0: Command(("RPUSH", "gate", "x"))})
+    assert second.values == {0: 1}  # its own reply, not the BLPOP's nil read before it
+    assert redis3.direct(0).lrange("gate", 0, -1) == [b"x"]  # the BLPOP had timed out when the RPUSH ran
+    assert mr.fanout._parked[0] == []
+
+
+def test_order_holds_across_a_connection_still_being_made(redis3):
+    """The first call returns before any connection is up; the next joins that connect and
+    writes its command after the first call's."""
+    mr = MajorityRedis(redis3.clients(socket_timeout=5.0), timeout=5.0)
+    first = mr.fanout.call({0: Command(("BLPOP", "gate", "0.5"))}, done=lambda _r: True)
+    assert first.values == {}
+    second = mr.fanout.call({0: Command(("RPUSH", "gate", "x"))})
+    assert second.values == {0: 1}
+    assert redis3.direct(0).lrange("gate", 0, -1) == [b"x"]
+
+
+def test_several_late_replies_are_read_in_order_before_the_calls_own(redis3):
+    mr = MajorityRedis(redis3.clients(socket_timeout=5.0), timeout=5.0)
+    warm(mr)
+    mr.fanout.call({0: Command(("BLPOP", "gate", "0.3"))}, done=lambda _r: True)
+    mr.fanout.call({0: Command(("INCR", "n"))}, done=lambda _r: True)
+    mr.fanout.call({0: ECHO.command((), ("late",))}, done=lambda _r: True)
+    third = mr.fanout.call({0: Command(("GET", "n"))})
+    assert third.values == {0: b"1"}  # not nil (BLPOP), 1 (INCR) nor b"late" (the script)
+    assert mr.fanout._parked[0] == [] and [list(line.owed) for line in mr.fanout._idle[0]] == [[]]
+    assert ECHO.sha in mr.fanout._cached_scripts[0]  # learnt from the script's late reply
+
+
+def test_an_overdue_line_lets_the_next_command_overtake_it(redis3):
+    """The other side of the deadline rule: a BLPOP owed longer than the deadline no longer
+    holds the node's later commands back."""
+    mr = MajorityRedis(redis3.clients(socket_timeout=5.0), timeout=0.3)
+    warm(mr)
+    mr.fanout.call({0: Command(("BLPOP", "gate", "3")), 1: Command(("PING",))}, done=lambda _r: True)
+    time.sleep(0.35)
+    second = mr.fanout.call({0: Command(("RPUSH", "gate", "x"))}, timeout=5.0)
+    assert second.values == {0: 1}
+    wait_until(lambda: redis3.direct(0).llen("gate") == 0)  # the BLPOP took the element
+    replies = mr.fanout.call({0: Command(("GET", "gate:none"))}, timeout=5.0)
+    assert replies.values == {0: None}
+    wait_until(lambda: not mr.fanout.call({0: Command(("PING",))}).errors() and not mr.fanout._parked[0],
+               describe=lambda: mr.fanout._parked[0])  # the BLPOP's late reply drained in the end
 
 
 def test_a_killed_node_is_an_error_reply_and_blocks_no_one(redis3):

@@ -85,11 +85,11 @@ def test_a_late_tls_reply_is_drained_and_the_connection_reused(tls3, tls_files):
         try:
             replies = mr.fanout.call(Command(("INCR", "tls:n")), done=lambda r: len(r.values) >= 2)
             assert paused.paused and set(replies.values) == {0, 1}
-            owed = [item.conn for item in mr.fanout._owed[2]]
+            owed = [item.conn for item in mr.fanout._parked[2]]
             assert len(owed) == 1  # the paused node's TLS connection owes the INCR reply
         finally:
             paused.resume()
         wait_until(lambda: tls3.direct(2).get("tls:n") == b"1", 5.0)  # the paused INCR ran after resume
         replies = mr.fanout.call(Command(("GET", "tls:n")))
         assert replies.values == {0: b"1", 1: b"1", 2: b"1"}  # in step: not the late INCR reply (1 as int)
-        assert mr.fanout._owed[2] == [] and owed[0] in mr.fanout._idle[2]  # drained, then reused
+        assert mr.fanout._parked[2] == [] and owed[0] in [line.conn for line in mr.fanout._idle[2]]  # drained, then reused

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from redis.exceptions import BusyLoadingError, NoScriptError, ResponseError
 
-from majorityredis.resp import INCOMPLETE, parse
+from majorityredis.resp import INCOMPLETE, buffered_reply, parse, read_reply, reset
 
 CASES = [
     (b"+OK\r\n", b"OK"),
@@ -61,6 +63,32 @@ def test_two_replies_in_one_buffer_are_read_one_at_a_time() -> None:
     first, end = parse(buf, 0)
     second, end2 = parse(buf, end)
     assert (first, second, end2) == (1, b"OK", len(buf))
+
+
+class _Conn:
+    """The one attribute of a redis-py connection that the reader uses."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+
+def test_pipelined_replies_from_one_read_come_out_of_the_buffer_in_order() -> None:
+    ours, server = socket.socketpair()
+    try:
+        conn = _Conn(ours)
+        reset(conn)
+        assert buffered_reply(conn) is INCOMPLETE  # nothing read yet
+        server.sendall(b":1\r\n$-1\r\n+OK\r\n$5\r\nhel")
+        assert read_reply(conn) == 1  # one read took all of it; the first reply comes out
+        assert buffered_reply(conn) is None
+        assert buffered_reply(conn) == b"OK"
+        assert buffered_reply(conn) is INCOMPLETE  # half a reply stays buffered ...
+        server.sendall(b"lo\r\n")
+        assert read_reply(conn) == b"hello"  # ... until the rest is read
+        assert buffered_reply(conn) is INCOMPLETE
+    finally:
+        ours.close()
+        server.close()
 
 
 values = st.recursive(
