@@ -286,6 +286,9 @@ class Fanout:
         in_step: list[_Line] = []
         waiting: list[_Line] = []
         for line in lines:
+            if line.conn._sock is None:  # closed under us (the client was closed, say)
+                _discard(line)
+                continue
             if id(line.conn) in readable:
                 try:
                     self._read_late_replies(node, line)

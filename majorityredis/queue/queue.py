@@ -47,10 +47,13 @@ returns as soon as its outcome is decided):
   grant quorum INCRs past it); granting nodes that lacked the item are
   healed (HEAL). Fewer than a quorum: the partial hold is undone at once on
   every node (ABANDON) and the next candidate is tried.
-- extend_lock: EXTEND renews the hold where it is still ours; only those
-  nodes count. Nodes that lost the hold or the item are healed afterwards.
-  (Healing reaches the nodes whose answers were read before the outcome
-  was decided; a node that answers later is healed by a later extend.)
+- extend_lock: EXTEND renews the hold where it is still ours — and, while
+  the hold is valid, takes it where nobody holds the item (a node the get's
+  grant missed, or one that lost it); a quorum of them = renewed. Nodes
+  that lost the item are healed afterwards, and so are nodes that lost the
+  hold when it was no longer valid at the start. (Healing reaches the nodes
+  whose answers were read before the outcome was decided; a node that
+  answers later is healed by a later extend.)
 - consume: CONSUME where the hold is ours — and, while the hold is valid,
   where nobody holds the item (a node the get's grant missed); a quorum of
   them = completed. Nodes that had lost the hold are then marked completed
@@ -76,10 +79,14 @@ Where this departs from the first design, and why:
    next candidate is picked at random among the next few, not strictly the
    next: consumers that collided on item k would otherwise split the votes
    on item k+1 too, in lockstep.
-4. extend_lock never counts a node where the hold is missing, even though
-   it heals it: a hold that lapsed everywhere must not be silently
-   re-acquired (someone may have held the item in between). A failed extend
-   (False) releases the remaining hold at once.
+4. extend_lock counts a node where the hold is missing only while the hold
+   is valid when the call starts — as consume does, and for the same
+   reason: otherwise the loss of one node that carried the hold could leave
+   too few holding nodes for any extend to succeed. It is safe: while our
+   hold is valid on a quorum, no other consumer can hold the item on one.
+   A hold that lapsed must not be silently re-acquired (someone may have
+   held the item in between): then only the nodes where it is still ours
+   count. A failed extend (False) releases the remaining hold at once.
 5. consume is safe to retry after NoQuorum: a node that already completed
    the item for this holder counts again (the marker stores the holder).
 6. The scan reports the held ids it passes, and items reported held by any
@@ -260,20 +267,22 @@ class LockingQueue:
         if lease.ended:
             return False
         started = self.mr.clock()
+        valid = msg.validity() > 0
+        renewed = _renewed_or_taken if valid else _renewed
         keys = (self.keys.items, self.keys.hold(msg.id), self.keys.done(msg.id))
-        replies = self.mr.fanout.call(EXTEND.command(keys, (msg.id, msg._holder, _ms(ttl))),
-                                      done=self._decided(_renewed))
-        if self._reached(replies, _renewed):
+        replies = self.mr.fanout.call(EXTEND.command(keys, (msg.id, msg._holder, _ms(ttl), "1" if valid else "0")),
+                                      done=self._decided(renewed))
+        if self._reached(replies, renewed):
             deadline = hold_deadline(started, ttl, self.drift_factor, self.drift_ms)
             if deadline > self.mr.clock():
                 lease.deadline, lease.ttl = deadline, ttl
-                lost_here = [n for n, v in replies.ok().items() if v in (2, 3)]
+                lost_here = [n for n, v in replies.ok().items() if v in (2, 3, 5)]
                 if lost_here:
                     self._heal(msg.id, msg.item, -msg.priority, msg._holder,
                                ttl - (self.mr.clock() - started), lost_here)
                 return True
-        elif self._for_lack_of_answers(replies, _renewed):
-            raise self._no_quorum(f"extend hold on {msg.id!r} in queue {self.name!r}", replies, _renewed,
+        elif self._for_lack_of_answers(replies, renewed):
+            raise self._no_quorum(f"extend hold on {msg.id!r} in queue {self.name!r}", replies, renewed,
                                   refusal="hold not ours")
         lease.end()
         self._abandon(msg.id, msg._holder, wait_for=replies.ok())
@@ -569,7 +578,13 @@ def _completed(value: Any) -> bool:
 
 
 def _renewed(value: Any) -> bool:
+    """An EXTEND reply: renewed where the hold was ours."""
     return value in (1, 2)
+
+
+def _renewed_or_taken(value: Any) -> bool:
+    """An EXTEND reply while the hold is valid: renewed (1, 2), or taken where nobody held it (4, 5)."""
+    return value in (1, 2, 4, 5)
 
 
 def _granted(value: Any) -> bool:

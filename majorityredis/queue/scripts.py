@@ -136,9 +136,11 @@ EXTEND = Script("queue_extend", """\
 -- Renew this holder's hold on one item on this node.
 -- KEYS[1]: items hash   KEYS[2]: hold key of the id   KEYS[3]: done marker
 -- ARGV[1]: item id   ARGV[2]: holder value   ARGV[3]: new ttl in ms
--- Returns 1 renewed, 2 renewed but the item is missing here (heal it), 3 no hold here at all
--- (lost: not renewed, heal it if the hold is kept elsewhere), 0 held by someone else,
--- -1 no hold and the item is completed here.
+-- ARGV[4]: '1' when the caller's hold is still valid (on a quorum): take the hold here too if nobody holds it
+-- Returns 1 renewed, 2 renewed but the item is missing here (heal it), 4 taken here (ARGV[4] = '1',
+-- nobody held it: the get's grant never reached this node, or it lost it), 5 taken here but the
+-- item is missing (heal it), 3 no hold here (nothing changed; heal it if the hold is kept
+-- elsewhere), 0 held by someone else, -1 no hold and the item is completed here.
 local holder = redis.call('GET', KEYS[2])
 if holder == ARGV[2] then
   redis.call('PEXPIRE', KEYS[2], ARGV[3])
@@ -153,7 +155,14 @@ end
 if redis.call('EXISTS', KEYS[3]) == 1 then
   return -1
 end
-return 3
+if ARGV[4] ~= '1' then
+  return 3
+end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  return 4
+end
+return 5
 """)
 
 CONSUME = Script("queue_consume", """\
