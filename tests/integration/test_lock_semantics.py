@@ -105,7 +105,8 @@ def test_expired_hold_lets_another_in_and_cannot_be_extended_or_released_cleanly
     assert first.lost.is_set()
     with pytest.raises(LockNotOwned, match="expired|lost"):
         first.release()
-    assert all(redis3.direct(i).exists("L") for i in range(3))  # the second holder's keys are untouched
+    # the second holder's keys are untouched (its grant on the third node may land a moment after it returned)
+    wait_until(lambda: all(redis3.direct(i).exists("L") for i in range(3)), 2.0)
     assert second.validity() > 4.0
     second.release()
 
