@@ -115,12 +115,13 @@ class _Line:
         self.owed: deque[tuple[Command, float]] = deque()
 
 
-class _LateConnect:
-    """A connection still being made when its call returned, and the commands to write on it first.
+class _Connect:
+    """A connection being made on the connect pool, and earlier calls' commands to write on it
+    first (calls that returned before it was up).
 
-    Exactly one party takes it (`taken`): the next call to the node, which
-    then writes these commands before its own, or else the connect's done
-    callback, which writes them and parks the line.
+    Once its call has returned, exactly one party takes it (`taken`): the
+    next call to the node, which writes these commands before its own, or
+    else the connect's done callback, which writes them and parks the line.
     """
 
     __slots__ = ("future", "commands", "taken")
@@ -149,7 +150,7 @@ class Fanout:
         # connect that outlived its call. Each node's three are guarded by that node's lock.
         self._parked: list[list[_Line]] = [[] for _ in self.clients]
         self._idle: list[list[_Line]] = [[] for _ in self.clients]
-        self._late: dict[int, _LateConnect] = {}
+        self._late: dict[int, _Connect] = {}
         self._locks = [threading.Lock() for _ in self.clients]
         self._closed = False
         # per node, the SHAs of the scripts a reply showed cached there: others go as EVAL
@@ -167,7 +168,7 @@ class Fanout:
         replies = Replies(n_servers if n_servers is not None else len(self.clients))
         deadline = self.clock() + (self.timeout if timeout is None else timeout)
         in_flight: dict[int, _Line] = {}
-        connecting: dict[int, _LateConnect] = {}  # node -> connect, with earlier calls' commands to write first
+        connecting: dict[int, _Connect] = {}  # node -> connect, with earlier calls' commands to write first
         packed: dict[Any, Any] = {}  # (id(args), encoding) -> wire bytes: a command shared by all nodes is packed once
         try:
             at_hand = self._ready_lines(per_node, replies)
@@ -195,7 +196,7 @@ class Fanout:
             for node, line in in_flight.items():
                 self._park(node, line)
             for node, pending in connecting.items():
-                self._leave_connect(node, _LateConnect(pending.future, [*pending.commands, per_node[node]]))
+                self._leave_connect(node, _Connect(pending.future, [*pending.commands, per_node[node]]))
             for node in per_node:
                 if node not in replies.values and self.clock() >= deadline:
                     replies.values.setdefault(node, TimeoutError("no reply within the deadline"))
@@ -291,7 +292,7 @@ class Fanout:
                 continue
             if id(line.conn) in readable:
                 try:
-                    self._read_late_replies(node, line)
+                    self._read_past_late_replies(node, line, keep=0)
                 except Exception:  # noqa: BLE001 - a late reply broke this connection
                     _discard(line)
                     continue
@@ -314,15 +315,16 @@ class Fanout:
                 _discard(line)
         return found
 
-    def _read_late_replies(self, node: int, line: _Line) -> None:
-        """Read and drop the replies that have arrived for commands nobody waits for any more."""
+    def _read_past_late_replies(self, node: int, line: _Line, *, keep: int) -> Any:
+        """Read what arrived on the line and drop the replies owed to all but its last `keep`
+        commands (nobody waits for them; script caching is learnt from them). Returns the reply
+        that follows them when it is complete, else INCOMPLETE."""
         value = resp.read_reply(line.conn)
-        while value is not resp.INCOMPLETE:
+        while value is not resp.INCOMPLETE and len(line.owed) > keep:
             command, _sent = line.owed.popleft()
             self._learn_script(node, command, value)
-            if not line.owed:
-                return
             value = resp.buffered_reply(line.conn)
+        return value
 
     def _other_line(self, node: int, replies: Replies) -> _Line | None:
         """Another idle line of this fan-out (checked one by one), else a connected one of the pool."""
@@ -342,27 +344,27 @@ class Fanout:
         except Exception as error:  # noqa: BLE001 - every failure is this node's vote
             replies.values[node] = error
             return None
-        self._cached_scripts[node].clear()  # a connection we did not use before: see _adopt_connected
+        self._cached_scripts[node].clear()  # a connection we did not use before: see _connected_line
         return _Line(conn, pool)
 
-    def _join_or_connect(self, node: int) -> _LateConnect:
+    def _join_or_connect(self, node: int) -> _Connect:
         """The connect this call waits for: one that outlived an earlier call, with that call's
         commands to write first (so they run first), else a new one on the connect pool."""
         with self._locks[node]:
             late = self._late.pop(node, None)
             if late is not None and not late.taken:
-                late.taken = True
-                return _LateConnect(late.future, late.commands)
-        return _LateConnect(self._submit_connect(node), [])
+                late.taken = True  # ours now: its callback leaves it alone
+                return late
+        return _Connect(self._submit_connect(node), [])
 
-    def _leave_connect(self, node: int, late: _LateConnect) -> None:
+    def _leave_connect(self, node: int, late: _Connect) -> None:
         """The call returns before its connect finished: the next call to the node takes it over,
         or else the done callback writes the commands when the connection is up."""
         with self._locks[node]:
             self._late[node] = late
         late.future.add_done_callback(lambda _f: self._finish_late_connect(node, late))
 
-    def _finish_late_connect(self, node: int, late: _LateConnect) -> None:
+    def _finish_late_connect(self, node: int, late: _Connect) -> None:
         """Write the commands no call waits for any more, then park the line; their replies are
         drained later. Done under the node's lock, so a call starting meanwhile finds either
         this connect to take over or the parked line to pipeline on."""
@@ -374,13 +376,9 @@ class Fanout:
                 del self._late[node]
             if late.future.cancelled() or late.future.exception() is not None:
                 return
-            line = _Line(*late.future.result())
-            self._cached_scripts[node].clear()  # a new connection: see _adopt_connected
             try:
-                for command in late.commands:
-                    self._write(node, line, command, None)  # as EVAL: nothing is known cached there
+                line = self._connected_line(node, late)
             except Exception:  # noqa: BLE001 - the node is gone again; nobody waits for it
-                _discard(line)
                 return
             if self._closed:
                 _discard(line)  # the server still runs what it read before the hang-up
@@ -396,7 +394,7 @@ class Fanout:
         pool = self.clients[node].connection_pool
         return executor.submit(lambda: (_checkout(pool), pool))
 
-    def _adopt_connected(self, connecting: dict[int, _LateConnect], per_node: Mapping[int, Command],
+    def _adopt_connected(self, connecting: dict[int, _Connect], per_node: Mapping[int, Command],
                          replies: Replies, in_flight: dict[int, _Line]) -> None:
         for node in [n for n, c in connecting.items() if c.future.done()]:
             pending = connecting.pop(node)
@@ -404,17 +402,26 @@ class Fanout:
             if error is not None:
                 replies.values[node] = error
                 continue
-            line = _Line(*pending.future.result())
-            # a new connection: the node may have restarted since a reply showed its scripts cached
-            self._cached_scripts[node].clear()
             try:
-                for command in pending.commands:  # earlier calls' commands, which must run first
-                    self._write(node, line, command, None)
+                line = self._connected_line(node, pending)
             except Exception as error:  # noqa: BLE001
-                _discard(line)
                 replies.values[node] = error
                 continue
             self._send(node, line, per_node[node], replies, in_flight)
+
+    def _connected_line(self, node: int, connected: _Connect) -> _Line:
+        """The line of a finished connect, with the earlier calls' commands it carries written
+        (they run first). Raises, the connection closed, when a write fails."""
+        line = _Line(*connected.future.result())
+        # a new connection: the node may have restarted since a reply showed its scripts cached
+        self._cached_scripts[node].clear()
+        try:
+            for command in connected.commands:
+                self._write(node, line, command, None)  # as EVAL: nothing is known cached there
+        except Exception:
+            _discard(line)
+            raise
+        return line
 
     def _park(self, node: int, line: _Line) -> None:
         """A line whose reply the returning call no longer waits for; see `_pick_parked`."""
@@ -486,11 +493,7 @@ class Fanout:
         """Read what arrived on the node's line: earlier calls' late replies first, then the call's own."""
         line = in_flight[node]
         try:
-            value: Any = resp.read_reply(line.conn)
-            while value is not resp.INCOMPLETE and len(line.owed) > 1:
-                late, _sent = line.owed.popleft()
-                self._learn_script(node, late, value)
-                value = resp.buffered_reply(line.conn)
+            value = self._read_past_late_replies(node, line, keep=1)
         except Exception as error:  # noqa: BLE001 - connection lost, timeout: this node's vote
             del in_flight[node]
             _discard(line)

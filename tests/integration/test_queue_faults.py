@@ -224,15 +224,25 @@ def _held_on_exactly(nodes, keys: QueueKeys, msg, keep: set[int]) -> None:
             c.delete(keys.hold(msg.id))
 
 
+def _one_item_held_on(nodes, connect, keep: set[int], ttl: float):  # type: ignore[no-untyped-def]
+    """A queue "jobs" with one item, got by a consumer whose hold is then left only on `keep`.
+
+    Returns (queue, message, keys); the item's id is message.id.
+    """
+    q = connect(nodes, socket_timeout=1.0).queue("jobs")
+    item_id = q.put("x")
+    msg = q.get(ttl=ttl)
+    assert msg is not None and msg.id == item_id
+    keys = QueueKeys("jobs")
+    _held_on_exactly(nodes, keys, msg, keep)
+    return q, msg, keys
+
+
 def test_consume_succeeds_when_a_node_that_carried_the_hold_dies(redis5, connect):
     """The hold is on n1, n4, n5 (a quorum) and n1 dies: only 2 live nodes hold it. A valid hold
     still completes: n2 and n3, where nobody holds the item, complete it too."""
-    mr = connect(redis5, socket_timeout=1.0)
-    q = mr.queue("jobs")
-    item_id = q.put("x")
-    msg = q.get(ttl=10.0)
-    keys = QueueKeys("jobs")
-    _held_on_exactly(redis5, keys, msg, keep={0, 3, 4})
+    q, msg, keys = _one_item_held_on(redis5, connect, keep={0, 3, 4}, ttl=10.0)
+    item_id = msg.id
     redis5.servers[0].kill()
     assert q.consume(msg) is True
     live = redis5.clients()[1:]
@@ -242,12 +252,8 @@ def test_consume_succeeds_when_a_node_that_carried_the_hold_dies(redis5, connect
 
 
 def test_consume_of_an_expired_hold_does_not_count_nodes_without_it(redis5, connect):
-    mr = connect(redis5, socket_timeout=1.0)
-    q = mr.queue("jobs")
-    item_id = q.put("x")
-    msg = q.get(ttl=0.3)
-    keys = QueueKeys("jobs")
-    _held_on_exactly(redis5, keys, msg, keep={0, 1})  # held on a minority only
+    q, msg, keys = _one_item_held_on(redis5, connect, keep={0, 1}, ttl=0.3)  # held on a minority only
+    item_id = msg.id
     time.sleep(0.35)  # the lease ran out (the holds on n1, n2 live a little longer: drift)
     assert msg.validity() == 0.0
     assert q.consume(msg) is False
@@ -258,12 +264,8 @@ def test_consume_of_an_expired_hold_does_not_count_nodes_without_it(redis5, conn
 def test_consume_never_completes_an_item_another_consumer_holds(redis5, connect):
     """Our lease still says valid, but another consumer holds the item on a quorum (n3, n4, n5):
     the nodes without any hold (none here) cannot make up a quorum, the others answer 'not ours'."""
-    mr = connect(redis5, socket_timeout=1.0)
-    q = mr.queue("jobs")
-    item_id = q.put("x")
-    msg = q.get(ttl=10.0)
-    keys = QueueKeys("jobs")
-    _held_on_exactly(redis5, keys, msg, keep={0, 1})
+    q, msg, keys = _one_item_held_on(redis5, connect, keep={0, 1}, ttl=10.0)
+    item_id = msg.id
     for c in redis5.clients()[2:]:
         c.set(keys.hold(item_id), "another-consumer", px=10_000)
     assert q.consume(msg) is False
@@ -274,12 +276,8 @@ def test_consume_never_completes_an_item_another_consumer_holds(redis5, connect)
 def test_extend_succeeds_when_a_node_that_carried_the_hold_dies(redis5, connect):
     """As for consume: the hold is on n1, n4, n5 and n1 dies. A valid hold is renewed by taking
     it on n2 and n3, where nobody holds the item — and a second consumer still gets nothing."""
-    mr = connect(redis5, socket_timeout=1.0)
-    q = mr.queue("jobs")
-    item_id = q.put("x")
-    msg = q.get(ttl=10.0)
-    keys = QueueKeys("jobs")
-    _held_on_exactly(redis5, keys, msg, keep={0, 3, 4})
+    q, msg, keys = _one_item_held_on(redis5, connect, keep={0, 3, 4}, ttl=10.0)
+    item_id = msg.id
     redis5.servers[0].kill()
     assert not redis5.servers[0].is_running()  # the fault happened
     assert q.extend_lock(msg, ttl=20.0) is True
@@ -292,12 +290,8 @@ def test_extend_succeeds_when_a_node_that_carried_the_hold_dies(redis5, connect)
 
 
 def test_extend_of_an_expired_hold_does_not_take_nodes_without_it(redis5, connect):
-    mr = connect(redis5, socket_timeout=1.0)
-    q = mr.queue("jobs")
-    item_id = q.put("x")
-    msg = q.get(ttl=0.3)
-    keys = QueueKeys("jobs")
-    _held_on_exactly(redis5, keys, msg, keep={0, 1})  # held on a minority only
+    q, msg, keys = _one_item_held_on(redis5, connect, keep={0, 1}, ttl=0.3)  # held on a minority only
+    item_id = msg.id
     time.sleep(0.35)  # the lease ran out (the holds on n1, n2 live a little longer: drift)
     assert msg.validity() == 0.0
     assert q.extend_lock(msg, ttl=10.0) is False
@@ -307,12 +301,8 @@ def test_extend_of_an_expired_hold_does_not_take_nodes_without_it(redis5, connec
 
 
 def test_extend_never_takes_an_item_another_consumer_holds(redis5, connect):
-    mr = connect(redis5, socket_timeout=1.0)
-    q = mr.queue("jobs")
-    item_id = q.put("x")
-    msg = q.get(ttl=10.0)
-    keys = QueueKeys("jobs")
-    _held_on_exactly(redis5, keys, msg, keep={0, 1})
+    q, msg, keys = _one_item_held_on(redis5, connect, keep={0, 1}, ttl=10.0)
+    item_id = msg.id
     for c in redis5.clients()[2:]:
         c.set(keys.hold(item_id), "another-consumer", px=10_000)
     assert q.extend_lock(msg) is False
