@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
-
-from majorityredis.fanout import Fanout
 from majorityredis.quorum import Tally, quorum_size
+from majorityredis.runtime import REAL, Runtime
 
 if TYPE_CHECKING:
     from majorityredis.lock import Lock
@@ -33,11 +28,15 @@ class MajorityRedis:
     timeout or 1.0) bounds every call. Clients should not retry on their own
     (redis-py >= 6 retries by default; `from_urls` turns that off) or a dead
     node can hold a call past its deadline.
+
+    `runtime` is the library's door to time, randomness, threads and the
+    network (majorityredis.runtime; default the real world). `clock`
+    overrides the runtime's monotonic clock (tests drive time with it).
     """
 
-    def __init__(self, clients: Sequence[redis.Redis], n_servers: int | None = None, *,
+    def __init__(self, clients: Sequence[Any], n_servers: int | None = None, *,
                  timeout: float | None = None, consistency: str = "linearizable",
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] | None = None, runtime: Runtime = REAL) -> None:
         clients = list(clients)
         if not clients:
             raise ValueError("MajorityRedis needs at least one redis client (one per server)")
@@ -50,8 +49,7 @@ class MajorityRedis:
         if consistency not in ("linearizable", "fast"):
             raise ValueError(f"consistency must be 'linearizable' or 'fast', not {consistency!r}")
         if timeout is None:
-            socket_timeout = clients[0].connection_pool.connection_kwargs.get("socket_timeout")
-            timeout = float(socket_timeout) if socket_timeout else 1.0
+            timeout = runtime.default_timeout(clients) or 1.0
         if timeout <= 0:
             raise ValueError(f"timeout must be > 0 seconds, not {timeout}")
         self.clients = clients
@@ -59,8 +57,9 @@ class MajorityRedis:
         self.quorum = quorum_size(n_servers)
         self.timeout = timeout
         self.consistency = consistency
-        self.clock = clock
-        self.fanout = Fanout(clients, timeout=timeout, clock=clock)
+        self.runtime = runtime
+        self.clock: Callable[[], float] = runtime.clock if clock is None else clock
+        self.fanout = runtime.fanout(clients, timeout=timeout, clock=self.clock)
         self._owns_clients = False
         self._register: Register | None = None
 
@@ -70,12 +69,12 @@ class MajorityRedis:
         """One client per URL (`redis://[:password@]host:port/db`, `rediss://` for TLS).
 
         Connection options other than MajorityRedis's own keywords (timeout,
-        consistency, clock) pass through to `redis.Redis.from_url`.
+        consistency, clock, runtime) pass through to the runtime's clients
+        (redis-py's `redis.Redis.from_url` for the real one).
         """
-        own = {k: kwargs.pop(k) for k in ("timeout", "consistency", "clock") if k in kwargs}
-        clients = [redis.Redis.from_url(url, socket_timeout=socket_timeout,
-                                        socket_connect_timeout=socket_timeout,
-                                        retry=Retry(NoBackoff(), 0), **kwargs) for url in urls]
+        own = {k: kwargs.pop(k) for k in ("timeout", "consistency", "clock", "runtime") if k in kwargs}
+        runtime: Runtime = own.get("runtime", REAL)
+        clients = runtime.clients_from_urls(urls, socket_timeout=socket_timeout, **kwargs)
         mr = cls(clients, n_servers, timeout=own.pop("timeout", socket_timeout), **own)
         mr._owns_clients = True
         return mr
@@ -85,8 +84,7 @@ class MajorityRedis:
         return Tally(self.n_servers, self.quorum, agreed, refused)
 
     def node_label(self, node: int) -> str:
-        kwargs = self.clients[node].connection_pool.connection_kwargs
-        return f"{kwargs.get('host', kwargs.get('path', '?'))}:{kwargs.get('port', '')}".rstrip(":")
+        return self.runtime.node_label(self.clients[node])
 
     # -- algorithms ----------------------------------------------------------------
     def lock(self, name: str, ttl: float = 10.0, **kwargs: Any) -> Lock:

@@ -11,7 +11,7 @@
         ...
 
 Keys on every node: ``<name>`` holds a fresh random value per acquisition
-(20 bytes from `secrets`, hex) with a relative expiry (PX); ``<name>:fence``
+(20 bytes from the runtime's `token_hex`: `secrets` for real) with a relative expiry (PX); ``<name>:fence``
 is the fencing counter (no expiry).
 
 Algorithm (one round trip on the fast path):
@@ -85,15 +85,13 @@ from __future__ import annotations
 
 import logging
 import random
-import secrets
-import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from majorityredis.errors import LockNotAcquired, LockNotOwned, MajorityRedisError, NoQuorum
 from majorityredis.fanout import Command, Replies
+from majorityredis.runtime import ThreadLike
 from majorityredis.scripts import Script
 from majorityredis.validity import check_ttl, drift_seconds, hold_deadline
 
@@ -295,12 +293,12 @@ class Lock:
     every ttl/3 while held (a failed renewal sets `lost`); `drift_factor`,
     `drift_ms` — the validity margin; `retry_delay` — (min, max) random pause
     between attempts; `rng` — a `random.Random` for those pauses (seed it to
-    replay). The attribute `sleep` (default time.sleep) waits between attempts.
+    replay). The attribute `sleep` (default the runtime's) waits between attempts.
 
     State: `acquire` -> held; `extend` failure or expiry -> lost (validity 0,
     token still readable); `release` -> holds nothing. `token` raises
     LockNotOwned when the object holds nothing (before the first acquire,
-    after release). `lost` (a threading.Event) is set when a renewal — by
+    after release). `lost` (an Event: threading.Event for real) is set when a renewal — by
     the auto-extend thread or by `extend()` — fails, and cleared by the next
     successful acquire. Acquiring again on an object whose hold expired or
     was lost first deletes that hold's value where it remains.
@@ -337,15 +335,16 @@ class Lock:
         self.drift_factor = drift_factor
         self.drift_ms = drift_ms
         self.retry_delay = (float(low), float(high))
-        self.rng = rng if rng is not None else random.Random()
-        self.lost = threading.Event()
+        runtime = mr.runtime
+        self.rng = rng if rng is not None else runtime.random()
+        self.lost = runtime.event()
         self.last_failure: NoQuorum | None = None
-        self.sleep: Callable[[float], None] = time.sleep
+        self.sleep: Callable[[float], None] = runtime.sleep
         self._keys = (name, f"{name}:fence")
         self._hold: Hold | None = None
-        self._mutex = threading.RLock()
-        self._renewer: threading.Thread | None = None
-        self._stop_renewing = threading.Event()
+        self._mutex = runtime.rlock()
+        self._renewer: ThreadLike | None = None
+        self._stop_renewing = runtime.event()
         # EVALSHA/EVAL prefixes, built once: the hot path only appends its arguments
         self._prefixes = {ACQUIRE.name: (("EVALSHA", ACQUIRE.sha, 2, *self._keys),
                                          ("EVAL", ACQUIRE.source, 2, *self._keys))}
@@ -389,7 +388,7 @@ class Lock:
                     return False
                 budget = min(per_attempt, remaining)
             first = False
-            value = secrets.token_hex(VALUE_BYTES).encode()
+            value = self.mr.runtime.token_hex(VALUE_BYTES).encode()
             attempt = self.do_acquire(value, self.ttl, budget)
             if attempt.token is not None:
                 with self._mutex:
@@ -634,7 +633,7 @@ class Lock:
         return True
 
     def _start_renewer(self, hold: Hold) -> None:
-        stop = threading.Event()
+        stop = self.mr.runtime.event()
         self._stop_renewing = stop
         interval = self.ttl / 3.0
 
@@ -648,14 +647,12 @@ class Lock:
                         return
                     current = self._hold
 
-        self._renewer = threading.Thread(target=renew, name=f"majorityredis-lock-renew-{self.name}",
-                                         daemon=True)
-        self._renewer.start()
+        self._renewer = self.mr.runtime.start_thread(renew, f"majorityredis-lock-renew-{self.name}")
 
     def _stop_renewer(self) -> None:
         self._stop_renewing.set()
         renewer, self._renewer = self._renewer, None
-        if renewer is not None and renewer is not threading.current_thread():
+        if renewer is not None and renewer is not self.mr.runtime.current_thread():
             renewer.join(timeout=self.mr.timeout + 1.0)
 
     def _eval_command(self, script: Script, tail: tuple[Any, ...]) -> Command:

@@ -29,7 +29,7 @@ Modes (``Register(mr, consistency=...)``, or ``MajorityRedis(..., consistency=..
 
 ``"fast"`` — last writer wins, as in the 2015 seed project. NOT linearizable:
   - write: one round; the version counter is the writer's wall clock
-    (``wall_clock()``, ``time.time_ns`` by default), so a writer whose clock
+    (``wall_clock()``, the runtime's wall clock by default), so a writer whose clock
     is behind loses: its later write is silently invisible (lost update).
   - read: one round; returns the highest version among a quorum and repairs
     the nodes it saw behind *asynchronously* (the repair is sent on the
@@ -50,9 +50,6 @@ register key costs one small hash per node after its delete).
 
 from __future__ import annotations
 
-import secrets
-import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -155,21 +152,22 @@ class Register:
 
     Thread-safe: one Register may serve many threads (each write gets its own tag).
     `writer_id` (default: 64 random bits) distinguishes writers with equal
-    counters; `wall_clock` (ns) gives the fast mode's versions.
+    counters; `wall_clock` (ns) gives the fast mode's versions (default:
+    the runtime's wall clock).
     """
 
     def __init__(self, mr: MajorityRedis, consistency: str = "linearizable", *,
-                 writer_id: int | None = None, wall_clock: Callable[[], int] = time.time_ns) -> None:
+                 writer_id: int | None = None, wall_clock: Callable[[], int] | None = None) -> None:
         if consistency not in CONSISTENCY_MODES:
             raise ValueError(f"consistency must be one of {CONSISTENCY_MODES}, not {consistency!r}")
         if writer_id is not None and not 0 <= writer_id < 10 ** 20:
             raise ValueError(f"writer_id must be in [0, 10**20), not {writer_id}")
         self.mr = mr
         self.consistency = consistency
-        self.writer_id = secrets.randbits(64) if writer_id is None else writer_id
-        self.wall_clock = wall_clock
+        self.writer_id = mr.runtime.randbits(64) if writer_id is None else writer_id
+        self.wall_clock = wall_clock or (lambda: int(mr.runtime.wall_clock() * 1e9))
         self._writes = 0
-        self._writes_lock = threading.Lock()
+        self._writes_lock = mr.runtime.lock()
 
     # -- public -----------------------------------------------------------------
     def set(self, key: str | bytes, value: bytes | str | int | float) -> None:

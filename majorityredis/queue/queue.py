@@ -103,8 +103,6 @@ from __future__ import annotations
 
 import logging
 import random
-import secrets
-import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -165,9 +163,10 @@ class LockingQueue:
     `retry_delay` (s): longest pause between passes of `get(timeout=...)`
     (uniform between half of it and it). `drift_factor`, `drift_ms`: the
     clock-drift allowance of a hold (ttl * drift_factor + drift_ms).
-    `wall_clock`: the clock item ids are made from (FIFO across producers);
+    `wall_clock`: the clock item ids are made from (FIFO across producers;
+    default the runtime's);
     `size_limit`: the most ids a node sends for `size()` (see there).
-    `sleep`: how get waits between passes (injected by tests).
+    `sleep`: how get waits between passes (default the runtime's).
     Thread-safe: consumers may share one instance.
     """
 
@@ -175,8 +174,8 @@ class LockingQueue:
                  rng: random.Random | None = None, candidates: int = 8, scan_limit: int = 10_000,
                  retry_delay: float = 0.05, drift_factor: float = 0.01, drift_ms: float = 2.0,
                  size_limit: int = 100_000,
-                 wall_clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 wall_clock: Callable[[], float] | None = None,
+                 sleep: Callable[[float], None] | None = None) -> None:
         if not name:
             raise ValueError("a queue needs a non-empty name")
         if retention <= 0:
@@ -192,15 +191,16 @@ class LockingQueue:
         self.name = name
         self.keys = QueueKeys(name)
         self.retention = retention
-        self.rng = rng if rng is not None else random.Random()
+        runtime = mr.runtime
+        self.rng = rng if rng is not None else runtime.random()
         self.candidates = candidates
         self.scan_limit = scan_limit
         self.retry_delay = retry_delay
         self.size_limit = size_limit
         self.drift_factor = drift_factor
         self.drift_ms = drift_ms
-        self._ids = ItemIds(wall_clock)
-        self._sleep = sleep
+        self._ids = ItemIds(wall_clock or runtime.wall_clock, runtime.token_hex)
+        self._sleep = sleep or runtime.sleep
 
     # -- public -------------------------------------------------------------------------
     def put(self, item: str | bytes, priority: int = 0) -> str:
@@ -428,7 +428,7 @@ class LockingQueue:
         return tally.reached and any(_offers_free(v) for v in replies.values.values())
 
     def _try_hold(self, candidate: Candidate, ttl: float) -> Message | str:
-        holder = secrets.token_hex(20)
+        holder = self.mr.runtime.token_hex(20)
         keys = (*self.keys.per_item(candidate.id), self.keys.fence)
         started = self.mr.clock()
         replies = self.mr.fanout.call(GRANT.command(keys, (candidate.id, holder, _ms(ttl))),
