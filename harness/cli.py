@@ -21,6 +21,7 @@ from harness.errors import HarnessError
 COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("harness.commands.check", "check recorded histories with a model or checker"),
     "run": ("harness.commands.run", "run a scenario: cluster, faults, clients, checkers"),
+    "simulate": ("harness.commands.simulate", "simulate a scenario deterministically (one seed or a sweep)"),
     "report": ("harness.commands.report", "rebuild the report of a run folder"),
     "runs": ("harness.commands.runs", "list the runs in results/, newest first"),
 }

@@ -354,24 +354,7 @@ class _Run:
         return RunOutcome(self.run_dir, results, int(results["exit_code"]))
 
     def _check(self, events: list[Any]) -> dict[str, dict[str, Any]]:
-        from harness.checker import check
-
-        verdicts: dict[str, dict[str, Any]] = {}
-        for name in self.scenario.checker_list:
-            options = self.scenario.checker_options.get(name, {})
-            started = time.monotonic()
-            try:
-                verdict = check(events, name, time_limit=self.scenario.check_time_limit, **options)
-                verdicts[name] = verdict.to_json()
-            except Exception as error:  # noqa: BLE001 - a checker bug is an unknown verdict, not a crash
-                log.exception("checker %s failed", name)
-                verdicts[name] = {"checker": name, "valid": "unknown", "anomalies": [],
-                                  "warnings": [{"kind": "checker-error", "message": f"{type(error).__name__}: "
-                                                f"{error}", "indices": [], "details": {}}],
-                                  "stats": {}, "elapsed_s": round(time.monotonic() - started, 3)}
-            log.info("checker %s: valid=%s (%d anomalies, %.2fs)", name, verdicts[name]["valid"],
-                     len(verdicts[name].get("anomalies", [])), time.monotonic() - started)
-        return verdicts
+        return run_checkers(self.scenario, events)
 
     def _report(self) -> None:
         try:
@@ -384,6 +367,29 @@ class _Run:
             log.info("report: %s", ", ".join(str(p) for p in written or []))
         except Exception:  # noqa: BLE001 - a report failure is logged, not fatal
             log.exception("writing the report failed")
+
+
+def run_checkers(scenario: Scenario, events: list[Any]) -> dict[str, dict[str, Any]]:
+    """The scenario's checkers on a history: {checker name: Verdict.to_json()}; a checker that
+    raises gives an "unknown" verdict with the error as a warning (real and simulated runs alike)."""
+    from harness.checker import check
+
+    verdicts: dict[str, dict[str, Any]] = {}
+    for name in scenario.checker_list:
+        options = scenario.checker_options.get(name, {})
+        started = time.monotonic()
+        try:
+            verdict = check(events, name, time_limit=scenario.check_time_limit, **options)
+            verdicts[name] = verdict.to_json()
+        except Exception as error:  # noqa: BLE001 - a checker bug is an unknown verdict, not a crash
+            log.exception("checker %s failed", name)
+            verdicts[name] = {"checker": name, "valid": "unknown", "anomalies": [],
+                              "warnings": [{"kind": "checker-error", "message": f"{type(error).__name__}: "
+                                            f"{error}", "indices": [], "details": {}}],
+                              "stats": {}, "elapsed_s": round(time.monotonic() - started, 3)}
+        log.info("checker %s: valid=%s (%d anomalies, %.2fs)", name, verdicts[name]["valid"],
+                 len(verdicts[name].get("anomalies", [])), time.monotonic() - started)
+    return verdicts
 
 
 def print_summary(results: dict[str, Any], run_dir: Path, out: TextIO) -> None:

@@ -28,10 +28,11 @@ How to add a fault (one class + one registry entry, no other code changes):
 from __future__ import annotations
 
 from harness.faults.base import Fault, FaultParams
-from harness.faults.network import Bandwidth, Latency, ResetConnections
+from harness.faults.network import Bandwidth, Latency, OneWayCut, ResetConnections
 from harness.faults.partitions import (PartitionBridge, PartitionClient, PartitionHalves,
                                        PartitionMajoritiesRing, PartitionNode)
 from harness.faults.processes import Kill, Pause
+from harness.faults.simulated import ClientClockRate, ClientCrash, ClientPause, CrashLoseWrites
 
 FAULTS: dict[str, type[Fault]] = {cls.kind: cls for cls in (
     PartitionNode,
@@ -44,6 +45,12 @@ FAULTS: dict[str, type[Fault]] = {cls.kind: cls for cls in (
     Latency,
     Bandwidth,
     ResetConnections,
+    OneWayCut,
+    # simulation only (harness.faults.simulated): refused by the real-time runner
+    ClientPause,
+    ClientClockRate,
+    ClientCrash,
+    CrashLoseWrites,
 )}
 
 # After FAULTS: the config builds its validation from the registry.

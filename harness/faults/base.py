@@ -116,6 +116,8 @@ class Fault(ABC):
 
     kind: ClassVar[str]
     Params: ClassVar[type[FaultParams]] = FaultParams
+    #: True for faults whose primitives only the simulated cluster has (harness.faults.simulated)
+    simulation_only: ClassVar[bool] = False
 
     def __init__(self, params: FaultParams | Mapping[str, Any] | None = None, *,
                  fault_id: int = 0) -> None:

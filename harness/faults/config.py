@@ -140,6 +140,12 @@ class NemesisConfig(BaseModel):
             for i, item in enumerate(self.random.mix):
                 yield ("random", "mix", i), item
 
+    def simulation_only(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Entries whose fault only the simulator can make: [(location, message)] (a real run refuses them)."""
+        return [(loc + ("fault",), f"fault {entry.fault!r} exists only in simulation: run it with "
+                 "`python -m harness simulate` (scenarios/sim/)")
+                for loc, entry in self._entries() if FAULTS[entry.fault].simulation_only]
+
     def problems(self, node_names: list[str], clients: int) -> list[tuple[tuple[str | int, ...], str]]:
         """Targets that cannot exist in this cluster: [(location, message)], e.g.
         (("schedule", 1, "targets"), "unknown node(s) ['n9']; nodes are n1, n2, n3").

@@ -7,12 +7,12 @@ on one link do not undo each other."""
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
 from harness.cluster.base import Cluster
-from harness.faults.base import Fault, LinkTargetParams, choose_clients, choose_nodes, streams
+from harness.faults.base import Fault, LinkTargetParams, NodeTargets, choose_clients, choose_nodes, streams
 
 
 class ToxicFault(Fault):
@@ -101,3 +101,20 @@ class ResetConnections(ToxicFault):
 
     def summary(self) -> dict[str, Any]:
         return {"timeout_ms": self.params.timeout_ms}  # type: ignore[attr-defined]
+
+
+class OneWayCut(ToxicFault):
+    """Cut one direction of the chosen links (a Toxiproxy `timeout` toxic with timeout 0 on
+    `stream`): "upstream" drops the requests (the node never sees them), "downstream" drops
+    the replies (the node runs the command; the client times out not knowing). Jepsen's
+    one-way partitions; both modes, real and simulated."""
+
+    kind = "partition-one-way"
+    toxic_type = "timeout"
+
+    class Params(LinkTargetParams):
+        targets: NodeTargets = "minority"
+        stream: Literal["downstream", "upstream"] = "downstream"
+
+    def attributes(self) -> dict[str, Any]:
+        return {"timeout": 0}

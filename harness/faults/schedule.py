@@ -160,9 +160,10 @@ class Nemesis:
             delay = self._origin + action.at - self.clock()
             if self._stop.wait(max(0.0, delay)):
                 return
-            self._perform(action)
+            self.perform(action)
 
-    def _perform(self, action: FaultAction) -> None:
+    def perform(self, action: FaultAction) -> None:
+        """Apply one action now and record it (a simulator calls this at the action's virtual time)."""
         fault = action.fault
         with self._lock:
             if action.phase == "start":
@@ -198,6 +199,6 @@ class Nemesis:
         with self._lock:
             pending = sorted(self._active.items())
         for fault_id, fault in pending:
-            self._perform(FaultAction(self.clock() - self._origin, "stop", fault_id, fault))
+            self.perform(FaultAction(self.clock() - self._origin, "stop", fault_id, fault))
         self.cluster.heal()
         holds_for(self.cluster).clear()  # healed: no window holds a node any more

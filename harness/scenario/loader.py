@@ -31,8 +31,11 @@ class LoadedScenario:
     text: str
 
 
-def load_scenario(path: str | Path, *, overrides: dict[str, Any] | None = None) -> LoadedScenario:
-    """Read, parse and validate `path`; `overrides` replace top-level fields (e.g. duration, seed)."""
+def load_scenario(path: str | Path, *, overrides: dict[str, Any] | None = None,
+                  simulated: bool = False) -> LoadedScenario:
+    """Read, parse and validate `path`; `overrides` replace top-level fields (e.g. duration, seed).
+
+    Unless `simulated`, a fault that exists only in simulation is a mistake at its entry."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -44,6 +47,10 @@ def load_scenario(path: str | Path, *, overrides: dict[str, Any] | None = None) 
     if overrides:
         data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
     scenario = validate(data, lines, path)
+    if not simulated:
+        for location, message in scenario.nemesis.simulation_only():
+            raise BadInput(path, message, line=line_of(("nemesis", *location), lines),
+                           field=dotted(("nemesis", *location)))
     return LoadedScenario(scenario=scenario, path=path, text=text)
 
 

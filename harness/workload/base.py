@@ -12,23 +12,26 @@ A workload has three parts:
 Contract of `run_client`: it returns soon after `ctx.stop` is set (it checks between ops
 and waits on the event instead of sleeping); it never touches processes (the nemesis
 does); it records `fail` only when the op certainly did not take effect and `info`
-(unknown) on timeouts, NoQuorum and any unexpected error. A new workload is one
+(unknown) on timeouts, NoQuorum and any unexpected error. It reaches time, sleep and
+the library only through `ctx.runtime` (majorityredis.runtime: the real world, or a
+simulated one — see harness.sim), never `time` or `threading` directly, so the same
+workload runs in real time and in deterministic simulation. A new workload is one
 module with one class plus one entry in WORKLOADS.
 """
 
 from __future__ import annotations
 
 import random
-import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.history.recorder import Recorder
+from majorityredis.runtime import REAL, EventLike, Runtime
 
 # Process ids of the final quiescent phase live above every worker's ids.
 FINAL_PROCESS_BASE = 1_000_000
@@ -80,8 +83,9 @@ class ClientContext:
     clients: int
     urls: list[str]
     history: ProcessHistory
-    stop: threading.Event
+    stop: EventLike
     rng: random.Random
+    runtime: Runtime = field(default=REAL)  # time, sleep and the network of this client
 
     def wait(self, seconds: float) -> bool:
         """Sleep up to `seconds`; True when the run is stopping (wake up at once on stop)."""
@@ -141,11 +145,11 @@ class Workload(ABC):
         """A reason why this workload cannot run with `clients` client slots, or None."""
         return None
 
-    def connect(self, urls: list[str]) -> Any:
+    def connect(self, urls: list[str], runtime: Runtime = REAL) -> Any:
         """A MajorityRedis over `urls` with this workload's options (one per worker)."""
         from majorityredis import MajorityRedis
 
-        return MajorityRedis.from_urls(urls, socket_timeout=self.params.socket_timeout)
+        return MajorityRedis.from_urls(urls, socket_timeout=self.params.socket_timeout, runtime=runtime)
 
     @abstractmethod
     def run_client(self, ctx: ClientContext) -> None:
@@ -161,7 +165,7 @@ class Workload(ABC):
 
 def run_with_library(workload: Workload, ctx: ClientContext, body: Callable[[Any], None]) -> None:
     """Connect, run `body(mr)`, always close the client."""
-    mr = workload.connect(ctx.urls)
+    mr = workload.connect(ctx.urls, ctx.runtime)
     try:
         body(mr)
     finally:

@@ -84,7 +84,7 @@ class LockWorkload(Workload):
 
     def run_client(self, ctx: ClientContext) -> None:
         generator = LockGenerator(self.params, ctx.rng)
-        pacer = Pacer(self.params.rate, phase=ctx.rng.random())
+        pacer = Pacer(self.params.rate, ctx.runtime.clock, phase=ctx.rng.random())
 
         def loop(mr: Any) -> None:
             while not ctx.wait(pacer.delay()):
@@ -101,10 +101,10 @@ class LockWorkload(Workload):
             return
         if cycle.pause:
             ctx.wait(cycle.pause)  # the stop event cuts a pause short; the hold is still used
-        used = self._use(h, key, token)
+        used = self._use(h, key, token, ctx)
         if used and cycle.extend and not ctx.stop.is_set():
             if self._extend(lock, h, key, token):
-                self._use(h, key, token)
+                self._use(h, key, token, ctx)
         self._release(lock, h, key, token)
 
     def _acquire(self, lock: Any, h: ProcessHistory, key: str) -> int | None:
@@ -124,10 +124,10 @@ class LockWorkload(Workload):
         h.ok("acquire", key, {"token": token, "validity_ms": _validity_ms(lock)})
         return token
 
-    def _use(self, h: ProcessHistory, key: str, token: int) -> bool:
+    def _use(self, h: ProcessHistory, key: str, token: int, ctx: ClientContext) -> bool:
         resource = self.resources[key]
         return resource.use(
-            token, self.params.use_ms / 1000.0,
+            token, self.params.use_ms / 1000.0, sleep=ctx.runtime.sleep,
             on_invoke=lambda: h.invoke("use", key, {"token": token, "resource": resource.name}),
             on_ok=lambda: h.ok("use", key, {"token": token}),
             on_reject=lambda highest: h.fail("use", key, {"token": token, "rejected": "stale token",

@@ -10,7 +10,7 @@ it) and continues under a new process id. History: see /tmp/contracts
 from __future__ import annotations
 
 import random
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -99,7 +99,8 @@ class QueueWorkload(Workload):
     def run_client(self, ctx: ClientContext) -> None:
         generator = QueueGenerator(self.params, ctx.rng, slot=ctx.slot)
         producer = self.is_producer(ctx.slot)
-        pacer = Pacer(self.params.put_rate if producer else self.params.get_rate, phase=ctx.rng.random())
+        pacer = Pacer(self.params.put_rate if producer else self.params.get_rate, ctx.runtime.clock,
+                      phase=ctx.rng.random())
 
         def loop(mr: Any) -> None:
             queue = mr.queue(self.params.queue)
@@ -107,7 +108,7 @@ class QueueWorkload(Workload):
                 if producer:
                     self.put(queue, ctx.history, *generator.next_put())
                 else:
-                    message = self.get(queue, ctx.history)
+                    message = self.get(queue, ctx)
                     if message is not None:
                         self.handle(queue, ctx, message, generator.next_plan())
 
@@ -124,10 +125,11 @@ class QueueWorkload(Workload):
             return
         h.ok("put", name, {"item": item, "id": _text(message_id)})
 
-    def get(self, queue: Any, h: ProcessHistory) -> Any:
+    def get(self, queue: Any, ctx: ClientContext) -> Any:
+        h, clock = ctx.history, ctx.runtime.clock
         name, ttl = self.params.queue, self.params.ttl
         h.invoke("get", name, {"ttl_ms": int(ttl * 1000)})
-        started = time.monotonic()
+        started = clock()
         try:
             message = queue.get(ttl=ttl)
         except Exception as error:  # noqa: BLE001
@@ -137,13 +139,13 @@ class QueueWorkload(Workload):
             h.ok("get", name, None)
             return None
         h.ok("get", name, {"item": _text(message.item), "id": _text(message.id), "token": int(message.token),
-                           "validity_ms": _validity_ms(message, ttl, started)})
+                           "validity_ms": _validity_ms(message, ttl, started, clock)})
         return message
 
     def handle(self, queue: Any, ctx: ClientContext, message: Any, plan: ConsumerPlan) -> None:
         h, name = ctx.history, self.params.queue
-        time.sleep(self.params.work_ms / 1000.0)
-        if plan.extend and not self._extend(queue, h, message):
+        ctx.runtime.sleep(self.params.work_ms / 1000.0)
+        if plan.extend and not self._extend(queue, ctx, message):
             return  # hold lost: nothing more to do with this item
         if plan.outcome == "crash":
             h.invoke("crash", name, {"item": _text(message.item)})
@@ -156,10 +158,11 @@ class QueueWorkload(Workload):
     def _ref(self, message: Any) -> dict[str, Any]:
         return {"item": _text(message.item), "id": _text(message.id), "token": int(message.token)}
 
-    def _extend(self, queue: Any, h: ProcessHistory, message: Any) -> bool:
+    def _extend(self, queue: Any, ctx: ClientContext, message: Any) -> bool:
+        h, clock = ctx.history, ctx.runtime.clock
         name, ref = self.params.queue, self._ref(message)
         h.invoke("extend", name, ref)
-        started = time.monotonic()
+        started = clock()
         try:
             extended = queue.extend_lock(message)
         except Exception as error:  # noqa: BLE001
@@ -169,7 +172,7 @@ class QueueWorkload(Workload):
             h.fail("extend", name, ref)
             return False
         h.ok("extend", name, {"item": ref["item"], "token": ref["token"],
-                              "validity_ms": _validity_ms(message, self.params.ttl, started)})
+                              "validity_ms": _validity_ms(message, self.params.ttl, started, clock)})
         return True
 
     def consume(self, queue: Any, h: ProcessHistory, message: Any) -> None:
@@ -207,9 +210,10 @@ class QueueWorkload(Workload):
 
         def drain(mr: Any) -> None:
             queue = mr.queue(name)
-            deadline = time.monotonic() + self.params.drain_timeout
-            while time.monotonic() < deadline:
-                message = self.get(queue, ctx.history)
+            clock = ctx.runtime.clock
+            deadline = clock() + self.params.drain_timeout
+            while clock() < deadline:
+                message = self.get(queue, ctx)
                 if message is not None:
                     self.consume(queue, ctx.history, message)
                     continue
@@ -218,7 +222,7 @@ class QueueWorkload(Workload):
                         break
                 except Exception:  # noqa: BLE001 - retry until the deadline
                     pass
-                time.sleep(0.2)  # items held by crashed consumers come back when their TTL ends
+                ctx.runtime.sleep(0.2)  # items held by crashed consumers come back when their TTL ends
             h = ctx.history
             h.invoke("drain", name)
             try:
@@ -235,7 +239,7 @@ def _text(value: Any) -> str:
     return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
 
 
-def _validity_ms(message: Any, ttl: float, started: float) -> int:
+def _validity_ms(message: Any, ttl: float, started: float, clock: Callable[[], float]) -> int:
     """What is left of the hold: the library's own measure when it has one, else the TTL
     minus the whole time the call took (conservative: the hold began after the invoke)."""
     validity = getattr(message, "validity", None)
@@ -244,7 +248,7 @@ def _validity_ms(message: Any, ttl: float, started: float) -> int:
             return max(0, int(validity() * 1000))
         except Exception:  # noqa: BLE001
             pass
-    return max(0, int((ttl - (time.monotonic() - started)) * 1000))
+    return max(0, int((ttl - (clock() - started)) * 1000))
 
 
 def _is_not_owned(error: BaseException) -> bool:

@@ -12,11 +12,12 @@ anything that raises is `info` (a write may have reached some nodes).
 from __future__ import annotations
 
 import random
-import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import Field
+
+from majorityredis.runtime import REAL, Runtime
 
 from harness.workload.base import (ClientContext, Pacer, Workload, WorkloadParams, error_text,
                                    register_workload, run_with_library)
@@ -86,15 +87,15 @@ class RegisterWorkload(Workload):
     def keys(self) -> list[str]:
         return register_keys(self.params)
 
-    def connect(self, urls: list[str]) -> Any:
+    def connect(self, urls: list[str], runtime: Runtime = REAL) -> Any:
         from majorityredis import MajorityRedis
 
         return MajorityRedis.from_urls(urls, socket_timeout=self.params.socket_timeout,
-                                       consistency=self.params.consistency)
+                                       consistency=self.params.consistency, runtime=runtime)
 
     def run_client(self, ctx: ClientContext) -> None:
         generator = RegisterGenerator(self.params, ctx.rng, slot=ctx.slot, clients=ctx.clients)
-        pacer = Pacer(self.params.rate, phase=ctx.rng.random())
+        pacer = Pacer(self.params.rate, ctx.runtime.clock, phase=ctx.rng.random())
 
         def loop(mr: Any) -> None:
             register = self.register_of(mr, clock_skew_ns(self.params, ctx.slot, ctx.clients))
@@ -110,7 +111,9 @@ class RegisterWorkload(Workload):
             return mr
         from majorityredis.register import Register
 
-        return Register(mr, consistency=self.params.consistency, wall_clock=lambda: time.time_ns() + skew_ns)
+        wall_clock = mr.runtime.wall_clock
+        return Register(mr, consistency=self.params.consistency,
+                        wall_clock=lambda: int(wall_clock() * 1e9) + skew_ns)
 
     def perform(self, mr: Any, ctx: ClientContext, op: RegisterOp) -> None:
         h = ctx.history

@@ -74,8 +74,10 @@ class ProtectedResource:
                 after()
 
     def use(self, token: int, seconds: float, *, on_invoke: Callable[[], None],
-            on_ok: Callable[[], None], on_reject: Callable[[int], None]) -> bool:
-        """begin, work `seconds`, commit; the callbacks record the op under the lock.
+            on_ok: Callable[[], None], on_reject: Callable[[int], None],
+            sleep: Callable[[float], None] | None = None) -> bool:
+        """begin, work `seconds` (with `sleep`: the caller's runtime, default the resource's), commit;
+        the callbacks record the op under the lock.
         Returns True when the work was accepted (on_ok called), else False (on_reject(highest))."""
         try:
             self.begin(token, before=on_invoke)
@@ -83,7 +85,7 @@ class ProtectedResource:
             with self._lock:
                 on_reject(stale.highest)
             return False
-        self._sleep(seconds)
+        (sleep or self._sleep)(seconds)
         try:
             self.commit(token, after=on_ok)
         except StaleToken as stale:
