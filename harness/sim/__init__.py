@@ -1,0 +1,1 @@
+"""Deterministic simulation of a MajorityRedis cluster: one process, virtual time, one seed."""
