@@ -118,7 +118,7 @@ class Link:
     def _send(self, args: tuple[Any, ...], on_reply: Callback) -> None:
         self.messages += 1
         generation = self.generation
-        arrival = self._arrival(UPSTREAM, message_size(args))
+        arrival = self._arrival(UPSTREAM, args)
         if arrival is None:
             return
         if isinstance(arrival, _Reset):
@@ -137,7 +137,7 @@ class Link:
         if self.generation != generation:
             self.lost += 1
             return
-        arrival = self._arrival(DOWNSTREAM, message_size(value))
+        arrival = self._arrival(DOWNSTREAM, value)
         if arrival is None:
             return
         if isinstance(arrival, _Reset):
@@ -159,8 +159,8 @@ class Link:
             self._break()
         on_reply(RedisConnectionError("Connection reset by peer"))
 
-    def _arrival(self, stream: str, size: int) -> float | _Reset | None:
-        """When a message sent now on `stream` arrives; None when it is lost; _Reset when a
+    def _arrival(self, stream: str, message: Any) -> float | _Reset | None:
+        """When `message`, sent now on `stream`, arrives; None when it is lost; _Reset when a
         reset_peer toxic kills the connection instead."""
         if self.cut == "drop":
             self.lost += 1
@@ -179,7 +179,7 @@ class Link:
             elif toxic.type == "bandwidth":
                 rate = float(attrs.get("rate", 0)) * 1000.0  # KB/s -> bytes/s
                 if rate > 0:
-                    sent = max(sent, direction.busy_until) + size / rate
+                    sent = max(sent, direction.busy_until) + message_size(message) / rate
                     direction.busy_until = sent
             elif toxic.type == "timeout":
                 self.lost += 1
