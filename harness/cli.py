@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("harness.commands.check", "check recorded histories with a model or checker"),
     "run": ("harness.commands.run", "run a scenario: cluster, faults, clients, checkers"),
     "simulate": ("harness.commands.simulate", "simulate a scenario deterministically (one seed or a sweep)"),
+    "sweep": ("harness.commands.sweep", "sweep scenarios over many seeds on Dask (simulated or real time)"),
+    "shrink": ("harness.commands.shrink", "shrink a failing simulated run to a minimal reproducer"),
     "report": ("harness.commands.report", "rebuild the report of a run folder"),
     "runs": ("harness.commands.runs", "list the runs in results/, newest first"),
 }

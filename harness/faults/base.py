@@ -39,7 +39,7 @@ NodeTargets = Annotated[Union[list[str], str, int], PlainValidator(_node_targets
 # Which client slots (0-based): explicit slots, a count drawn at random, "random" (one) or "all".
 ClientTargets = Annotated[Union[list[int], str, int], PlainValidator(_client_targets)]
 
-TIMING_FIELDS = ("fault", "start", "every", "duration")  # schedule fields; never fault params
+TIMING_FIELDS = ("fault", "start", "every", "duration", "rng_seed")  # schedule fields; never fault params
 
 
 class FaultParams(BaseModel):

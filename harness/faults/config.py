@@ -79,6 +79,9 @@ class ScheduledFault(_WithParams):
     start: float = Field(default=0.0, ge=0)
     every: float | None = Field(default=None, gt=0)
     duration: float = Field(gt=0)
+    # seeds the window's random choices (targets, partition pattern) instead of (scenario seed, fault id):
+    # a shrunk reproducer keeps each fault's choices while other faults are dropped
+    rng_seed: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -123,15 +126,67 @@ class RandomNemesis(BaseModel):
     start: float = Field(default=0.0, ge=0)
 
 
+Range = tuple[float, float]
+
+
+def _as_range(value: Any) -> Any:
+    """A number n -> (n, n); [lo, hi] stays (lo, hi)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (value, value)
+    return value
+
+
+class SwarmNemesis(BaseModel):
+    """Swarm testing (Groce et al., ISSTA 2012): each seed draws its own subset of `kinds`
+    (between `min_kinds` and `max_kinds` of them) and its own intensity — an `interval` and a
+    `duration` drawn from their ranges — then plays them like a random mix. A random subset
+    per run finds more bugs than every fault in every run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kinds: list[MixItem] = Field(min_length=1)
+    max_kinds: int | None = Field(default=None, ge=1, description="most kinds a seed draws (default: all)")
+    min_kinds: int = Field(default=1, ge=1)
+    start: float = Field(default=0.0, ge=0)
+    interval: Range = Field(default=(2.0, 8.0), description="seconds between fault starts: [lo, hi] or one number")
+    duration: Range = Field(default=(0.5, 4.0), description="seconds each fault lasts: [lo, hi] or one number")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ranges(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = {**data, **{k: _as_range(data[k]) for k in ("interval", "duration") if k in data}}
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "SwarmNemesis":
+        for name in ("interval", "duration"):
+            low, high = getattr(self, name)
+            if not 0 < low <= high:
+                raise ValueError(f"{name} must be a number > 0 or [lo, hi] with 0 < lo <= hi, not [{low}, {high}]")
+        if self.max_kinds is not None and not self.min_kinds <= self.max_kinds <= len(self.kinds):
+            raise ValueError(f"need min_kinds <= max_kinds <= {len(self.kinds)} (the kinds listed)")
+        if self.min_kinds > len(self.kinds):
+            raise ValueError(f"min_kinds ({self.min_kinds}) is more than the {len(self.kinds)} kinds listed")
+        return self
+
+    def draw(self, rng: random_module.Random) -> RandomNemesis:
+        """This seed's mix: a subset of the kinds and an intensity."""
+        count = rng.randint(self.min_kinds, self.max_kinds or len(self.kinds))
+        chosen = [self.kinds[i] for i in sorted(rng.sample(range(len(self.kinds)), count))]
+        return RandomNemesis(interval=rng.uniform(*self.interval), duration=rng.uniform(*self.duration),
+                             mix=chosen, start=self.start)
+
+
 class NemesisConfig(BaseModel):
     """The scenario's `nemesis` section; empty (no faults) by default."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     schedule: list[ScheduledFault] = Field(default_factory=list)
     random: RandomNemesis | None = None
+    swarm: SwarmNemesis | None = None
 
     def is_empty(self) -> bool:
-        return not self.schedule and self.random is None
+        return not self.schedule and self.random is None and self.swarm is None
 
     def _entries(self) -> Iterator[tuple[tuple[str | int, ...], _WithParams]]:
         for i, entry in enumerate(self.schedule):
@@ -139,6 +194,9 @@ class NemesisConfig(BaseModel):
         if self.random is not None:
             for i, item in enumerate(self.random.mix):
                 yield ("random", "mix", i), item
+        if self.swarm is not None:
+            for i, item in enumerate(self.swarm.kinds):
+                yield ("swarm", "kinds", i), item
 
     def simulation_only(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Entries whose fault only the simulator can make: [(location, message)] (a real run refuses them)."""

@@ -83,20 +83,23 @@ def build_schedule(config: NemesisConfig | Sequence[ScheduledFault] | Mapping[st
     for index, entry in enumerate(config.schedule):
         for start, stop in _entry_windows(entry, duration):
             windows.append((start, index, stop, entry, f"schedule.{index}"))
-    if config.random is not None:
-        spec = config.random
-        rng = random.Random(window_seed(seed, -1))
+    mixes = [(config.random, random.Random(window_seed(seed, -1)), "random")] if config.random is not None else []
+    if config.swarm is not None:  # this seed's own subset of kinds and intensity (swarm testing)
+        swarm_rng = random.Random(window_seed(seed, -2))
+        mixes.append((config.swarm.draw(swarm_rng), swarm_rng, "swarm"))
+    for order, (spec, rng, name) in enumerate(mixes, len(config.schedule)):
         start = spec.start
         while start < duration:
             item = spec.mix[rng.randrange(len(spec.mix))]
             stop = min(start + spec.duration + item.extra_window(), duration)
-            windows.append((start, len(config.schedule), stop, item, "random"))
+            windows.append((start, order, stop, item, name))
             start = max(start + spec.interval, stop)
     windows.sort(key=lambda w: (w[0], w[1]))
     actions: list[FaultAction] = []
     for fault_id, (start, _, stop, entry, name) in enumerate(windows):
         fault = entry.make(fault_id)
-        wseed = window_seed(seed, fault_id)
+        fixed = getattr(entry, "rng_seed", None)
+        wseed = window_seed(seed, fault_id) if fixed is None else fixed
         actions.append(FaultAction(start, "start", fault_id, fault, wseed, name))
         actions.append(FaultAction(stop, "stop", fault_id, fault, wseed, name))
     actions.sort(key=lambda a: (a.at, a.phase == "start", a.fault_id))
