@@ -19,7 +19,7 @@ from harness.errors import BadInput
 from harness.history.readers import read_history
 from harness.scenario.loader import load_scenario
 from harness.sim.run import simulate_run
-from harness.sim.sweep import parse_seeds, run_sweep
+from harness.sweeps.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
@@ -66,16 +66,18 @@ def test_one_seed_makes_a_normal_run_folder_and_exits_like_a_run(tmp_path: Path,
 
 
 def test_a_sweep_of_an_invalid_scenario_keeps_the_failing_seeds_and_passes(tmp_path: Path) -> None:
-    outcome = run_sweep(_load("kill-restart-empty.yaml", duration=10), range(0, 3), results_dir=tmp_path)
-    assert outcome.exit_code == 0 and outcome.failing  # expect: invalid, and the anomaly was found
+    outcome = run_sweep([SCENARIOS / "kill-restart-empty.yaml"], range(0, 3), duration=10, results_dir=tmp_path)
+    (sweep,) = outcome.scenarios.values()
+    assert outcome.exit_code == 0 and sweep.failing  # expect: invalid, and the anomaly was found
     summary = json.loads((outcome.sweep_dir / "sweep.json").read_text())  # type: ignore[operator]
-    assert summary["seeds_run"] == 3 and summary["failing_seeds"] == outcome.failing
-    for row in summary["seeds"]:
+    (row_set,) = summary["scenarios"]
+    assert row_set["seeds_run"] == 3 and row_set["failing_seeds"] == sweep.failing
+    for row in row_set["seeds"]:
         kept = row["run_dir"]
         assert (kept is not None) == (row["valid"] is not True)
         if kept:
             assert (Path(kept) / "report.html").exists()
-    assert not (tmp_path / ".simulating").exists()
+    assert (outcome.sweep_dir / "sweep.html").exists()  # type: ignore[operator]
 
 
 def test_a_sweep_that_finds_an_anomaly_where_none_is_expected_exits_1(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -86,10 +88,11 @@ def test_a_sweep_that_finds_an_anomaly_where_none_is_expected_exits_1(tmp_path: 
 
     monkeypatch.setattr(lock_module, "hold_deadline",
                         lambda started, ttl, factor, ms: hold_deadline(started, 10 * ttl, factor, ms))
-    outcome = run_sweep(_load("sim/client-pause-in-acquire.yaml", duration=12), range(0, 3),
+    outcome = run_sweep([SCENARIOS / "sim" / "client-pause-in-acquire.yaml"], range(0, 3), duration=12,
                         results_dir=tmp_path, keep_all=True)
-    assert outcome.exit_code == 1 and outcome.failing
-    assert all(row.run_dir for row in outcome.seeds)  # --keep-all
+    (sweep,) = outcome.scenarios.values()
+    assert outcome.exit_code == 1 and sweep.failing
+    assert all(row.run_dir for row in sweep.seeds)  # --keep-all
 
 
 def test_the_pause_in_acquire_scenario_really_pauses_clients_inside_calls(tmp_path: Path) -> None:
@@ -132,14 +135,6 @@ def test_the_real_runner_refuses_simulation_only_faults_naming_them() -> None:
     assert "client-pause" in str(error.value) and "nemesis.schedule[0].fault" in str(error.value)
     assert "client-pause-in-acquire.yaml:25:" in str(error.value)  # the line of that entry
     assert main(["run", str(SCENARIOS / "sim" / "client-pause-in-acquire.yaml")]) == 3
-
-
-def test_seed_ranges_parse_or_fail_clearly() -> None:
-    assert parse_seeds("0..999") == range(0, 1000)
-    assert parse_seeds(" 5 .. 5 ") == range(5, 6)
-    for bad in ("5", "9..3", "a..b", "1-3"):
-        with pytest.raises(BadInput):
-            parse_seeds(bad)
 
 
 def test_an_external_cluster_cannot_be_simulated() -> None:
