@@ -41,7 +41,7 @@ def test_the_same_seed_gives_a_byte_identical_history_across_processes(tmp_path:
             f"simulate_run(l, seed=11, results_dir=Path({str(tmp_path / 'd')!r}), report=False)")
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env=env, timeout=300)
-    (third_dir,) = [p for p in (tmp_path / "d").iterdir() if p.is_dir()]
+    (third_dir,) = [p for p in (tmp_path / "d").iterdir() if p.is_dir() and not p.is_symlink()]
     history = (first.run_dir / "history.jsonl").read_bytes()
     assert history == (second.run_dir / "history.jsonl").read_bytes()
     assert history == (third_dir / "history.jsonl").read_bytes()
