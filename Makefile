@@ -2,7 +2,9 @@
 VENV_PY := .venv/bin/python
 SCENARIO ?= scenarios/partition.yaml
 
-.PHONY: setup test test-fast run notebook bench clean
+NODES ?= 5
+
+.PHONY: setup test test-fast run shell notebook bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -15,6 +17,9 @@ test-fast: setup
 
 run: setup
 	$(VENV_PY) -m harness run $(SCENARIO)
+
+shell: setup
+	$(VENV_PY) -m harness shell --nodes $(NODES)
 
 notebook: setup
 	.venv/bin/jupyter notebook notebooks/
