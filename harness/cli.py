@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("harness.commands.run", "run a scenario: cluster, faults, clients, checkers"),
     "report": ("harness.commands.report", "rebuild the report of a run folder"),
     "runs": ("harness.commands.runs", "list the runs in results/, newest first"),
+    "gate": ("harness.commands.gate", "gate CI on scenarios: one summary table, worst exit code, JUnit XML"),
     "shell": ("harness.commands.shell", "an interactive shell with a ready cluster: mr and cluster"),
 }
 
