@@ -1,6 +1,8 @@
 # The two commands of the README: `make test` and `make run`. Both install what is missing first.
 VENV_PY := .venv/bin/python
 SCENARIO ?= scenarios/partition.yaml
+# The CI gate of `make test` (short scenarios; see docs/ci.md); its JUnit XML lands in results/.
+CI_SCENARIOS := tests/scenarios/ci-partition.yaml tests/scenarios/ci-pause.yaml
 
 NODES ?= 5
 
@@ -11,6 +13,7 @@ setup:
 
 test: setup
 	$(VENV_PY) -m pytest
+	$(VENV_PY) -m harness gate $(CI_SCENARIOS) --junit-xml results/junit-gate.xml
 
 test-fast: setup
 	$(VENV_PY) -m pytest -m "not integration and not browser"
