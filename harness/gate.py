@@ -19,6 +19,7 @@ import dataclasses
 import signal
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -138,30 +139,43 @@ def run_gate(cases: Sequence[Case], *, on_outcome: Callable[[CaseOutcome], None]
     """
     started = time.monotonic()
     outcomes: list[CaseOutcome] = []
-    interrupted_by: int | None = None
     with _sigterm_as_interrupt() as terminated:
         try:
             invalid = _validate(cases)
         except KeyboardInterrupt:
-            return _result([], cases, TERMINATED if terminated.is_set() else INTERRUPTED, started)
+            return _result([], cases, _interruption(terminated), started)
         if invalid:
             bad = {o.name for o in invalid}
             return _result(invalid, [c for c in cases if c.name not in bad], None, started,
                            reason="another case of the gate has invalid input")
         for index, case in enumerate(cases):
             try:
-                outcome = case.run()
-            except KeyboardInterrupt:
-                interrupted_by = TERMINATED if terminated.is_set() else INTERRUPTED
-                return _result(outcomes, cases[index:], interrupted_by, started)
-            outcomes.append(outcome)
-            if on_outcome is not None:
-                on_outcome(outcome)
+                outcome = _run_case(case)
+                outcomes.append(outcome)
+                if on_outcome is not None:
+                    on_outcome(outcome)
+            except KeyboardInterrupt:  # while a case ran, or just after it ended
+                finished = len(outcomes) > index
+                return _result(outcomes, cases[index + finished:], _interruption(terminated), started)
             if outcome.interrupted:
-                interrupted_by = TERMINATED if terminated.is_set() or outcome.exit_code == TERMINATED \
-                    else INTERRUPTED
-                return _result(outcomes, cases[index + 1:], interrupted_by, started)
+                code = TERMINATED if outcome.exit_code == TERMINATED else _interruption(terminated)
+                return _result(outcomes, cases[index + 1:], code, started)
     return _result(outcomes, [], None, started)
+
+
+def _run_case(case: Case) -> CaseOutcome:
+    """The case's outcome; a crash of its runner (a harness bug) is an "unknown" error, traceback on stderr."""
+    started = time.monotonic()
+    try:
+        return case.run()
+    except Exception as error:  # noqa: BLE001 - the other cases still run, the XML still says what happened
+        traceback.print_exc()
+        return CaseOutcome(case.name, exitcodes.UNKNOWN, status="error", time_s=time.monotonic() - started,
+                           error=f"the case runner crashed: {type(error).__name__}: {error}")
+
+
+def _interruption(terminated: threading.Event) -> int:
+    return TERMINATED if terminated.is_set() else INTERRUPTED
 
 
 def _validate(cases: Sequence[Case]) -> list[CaseOutcome]:

@@ -13,6 +13,7 @@ then holds what finished, and the cases not run are marked skipped.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -48,6 +49,10 @@ def execute(args: argparse.Namespace) -> int:
     result = run_gate(cases, on_outcome=announce)
     print(summary_table(result), flush=True)
     if args.junit_xml is not None:
-        written = write_junit(args.junit_xml, result)
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not lose the XML
+        try:
+            written = write_junit(args.junit_xml, result)
+        finally:
+            signal.signal(signal.SIGINT, previous)
         print(f"JUnit XML: {written}", flush=True)
     return result.exit_code

@@ -193,3 +193,16 @@ def test_run_writes_its_bad_input_as_an_error_testcase(tmp_path: Path, capsys: p
     assert case.get("classname") == "harness.run"  # type: ignore[union-attr]
     error = case.find("error")  # type: ignore[union-attr]
     assert error.get("type") == "bad-input" and str(bad) in error.get("message")  # type: ignore[union-attr,operator]
+
+
+def test_a_crashing_case_runner_is_an_unknown_error_and_the_gate_goes_on(capsys: pytest.CaptureFixture[str]) -> None:
+    ran: list[str] = []
+
+    def crash() -> CaseOutcome:
+        raise ZeroDivisionError("a bug")
+
+    result = run_gate([Case("crash", crash), _case("b", 0, ran)])
+    assert ran == ["b"] and result.exit_code == 2
+    assert (result.outcomes[0].status, result.outcomes[0].error) == (
+        "error", "the case runner crashed: ZeroDivisionError: a bug")
+    assert "ZeroDivisionError" in capsys.readouterr().err  # the traceback is not hidden
