@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlparse
 
 LATENCY_TOXIC = "shell-latency"
 
@@ -135,11 +136,12 @@ class ClusterControls:
     def status(self) -> ClusterStatus:
         """One NodeStatus per node; printed, a table."""
         rows = []
+        urls = self._cluster.direct_urls()
         for number, name in enumerate(self._cluster.node_names, start=1):
             state, pid = self._state(name)
-            host_port = self._cluster.direct_urls()[number - 1].rsplit("@", 1)[-1].split("//", 1)[-1]
+            address = urlparse(urls[number - 1])
             rows.append(NodeStatus(number, name, state, self._cluster.is_cut(self._client, name),
-                                   self._latency_ms, host_port.rsplit("/", 1)[0], pid))
+                                   self._latency_ms, f"{address.hostname}:{address.port}", pid))
         return ClusterStatus(rows)
 
     def _state(self, name: str) -> tuple[str, int | None]:

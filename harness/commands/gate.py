@@ -1,7 +1,6 @@
 """Gate CI on several scenarios: run each in real time, print one summary table, write JUnit XML.
 
-    python -m harness gate tests/scenarios/ci-partition.yaml tests/scenarios/ci-pause.yaml \\
-        --junit-xml results/junit-gate.xml
+    python -m harness gate tests/scenarios/*.yaml --junit-xml results/junit-gate.xml
 
 Every scenario is run as `harness run` runs it (its own run folder and report).
 Exit code: the worst over the scenarios — 0 only when every scenario met its
