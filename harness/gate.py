@@ -231,7 +231,7 @@ def verdict_label(outcome: CaseOutcome) -> str:
     if outcome.interrupted:
         return "INCOMPLETE"
     valid = exitcodes.combine([v.get("valid", "unknown") for v in outcome.verdicts.values()])
-    return {True: "VALID", False: "INVALID"}.get(valid, "UNKNOWN")  # type: ignore[call-overload]
+    return "VALID" if valid is True else "INVALID" if valid is False else "UNKNOWN"
 
 
 def anomaly_counts(outcome: CaseOutcome) -> str:

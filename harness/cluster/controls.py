@@ -68,7 +68,7 @@ class ClusterControls:
         """The node name of `which`: a number 1..N or a name such as "n2"; ValueError otherwise."""
         names = self._cluster.node_names
         if isinstance(which, bool) or not isinstance(which, (int, str)):
-            raise ValueError(f"a node is a number 1..{len(names)} or a name ({', '.join(names)}), not {which!r}")
+            raise TypeError(f"a node is a number 1..{len(names)} or a name ({', '.join(names)}), not {which!r}")
         if isinstance(which, int):
             if not 1 <= which <= len(names):
                 raise ValueError(f"node numbers are 1..{len(names)} (n1..n{len(names)}), not {which}")

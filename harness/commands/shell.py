@@ -23,7 +23,7 @@ import tempfile
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Any, Callable
+from typing import Any
 
 from harness.cluster.processes import PERSISTENCE_MODES
 from harness.errors import BadInput
@@ -61,7 +61,7 @@ class ShellSession:
         self.workdir: Path | None = None
         self.cluster: Any = None
         self.mr: Any = None
-        self._stopped = threading.Lock()
+        self._stop_lock = threading.Lock()
         self._done = False
 
     def run(self) -> int:
@@ -69,7 +69,7 @@ class ShellSession:
         try:
             self._start()
             namespace = self._namespace()
-            open_console(namespace, banner(self, namespace), plain=self.args.plain)
+            open_console(namespace, banner(self), plain=self.args.plain)
             return 0
         except SystemExit as leaving:  # exit() in the plain console
             return leaving.code if isinstance(leaving.code, int) else 0
@@ -82,23 +82,24 @@ class ShellSession:
         from majorityredis import MajorityRedis
 
         self.workdir = Path(tempfile.mkdtemp(prefix="majorityredis-shell-"))
-        self.cluster = self._make_cluster()
-        print(f"starting {self._describe()} ...", file=sys.stderr, flush=True)
+        self.cluster = self._make_cluster(self.workdir)
+        print(f"starting {self.describe()} ...", file=sys.stderr, flush=True)
         self.cluster.start()
         self.mr = MajorityRedis.from_urls(self.cluster.client_urls(SHELL_CLIENT), socket_timeout=SOCKET_TIMEOUT)
 
-    def _make_cluster(self) -> Any:
+    def _make_cluster(self, workdir: Path) -> Any:
         if self.args.cluster is None:
             from harness.cluster.local import LocalCluster
 
-            return LocalCluster(self.args.nodes, 1, self.workdir, self.args.persistence)
+            return LocalCluster(self.args.nodes, 1, workdir, self.args.persistence)
         from harness.runner import make_cluster
         from harness.scenario.loader import load_scenario
 
         scenario = load_scenario(self.args.cluster).scenario
-        return make_cluster(scenario.model_copy(update={"clients": 1}), self.workdir)
+        return make_cluster(scenario.model_copy(update={"clients": 1}), workdir)
 
-    def _describe(self) -> str:
+    def describe(self) -> str:
+        """What runs: local processes, or proxies to a scenario's nodes."""
         nodes = len(self.cluster.node_names)
         if hasattr(self.cluster, "servers"):
             return f"{nodes} redis-server nodes (persistence: {self.cluster.persistence}) and a toxiproxy-server"
@@ -114,14 +115,14 @@ class ShellSession:
 
     def stop(self) -> None:
         """Close mr, stop every process, remove the work folder; idempotent and thread-safe."""
-        with self._stopped:
+        with self._stop_lock:
             if self._done:
                 return
             self._done = True
             if self.mr is not None:
                 try:
                     self.mr.close()
-                except Exception:  # noqa: BLE001 - the processes must be stopped whatever happens
+                except Exception:  # the processes must be stopped whatever happens
                     log.exception("closing mr failed")
             if self.cluster is not None:
                 self.cluster.stop()
@@ -145,21 +146,18 @@ class ShellSession:
         os._exit(128 + signum)
 
 
-def banner(session: ShellSession, namespace: dict[str, Any]) -> str:
+def banner(session: ShellSession) -> str:
     """What the shell says it holds, in a few lines."""
     nodes = len(session.cluster.node_names)
     return "\n".join([
-        f"MajorityRedis shell: {session._describe()}; nodes are numbered 1..{nodes} (n1..n{nodes})",
-        f"  mr       MajorityRedis through the proxies (deadline {SOCKET_TIMEOUT} s): "
-        "mr.lock(name, ttl), mr.queue(name), mr.set/get",
-        "  cluster  kill(i)  restart(i, empty=False)  pause(i)  resume(i)  partition(i, ...)  "
-        "heal()  latency(ms)  status()",
+        f"MajorityRedis shell: {session.describe()}; nodes are numbered 1..{nodes} (n1..n{nodes})",
+        (f"  mr       MajorityRedis through the proxies (deadline {SOCKET_TIMEOUT} s): "
+         "mr.lock(name, ttl), mr.queue(name), mr.set/get"),
+        ("  cluster  kill(i)  restart(i, empty=False)  pause(i)  resume(i)  partition(i, ...)  "
+         "heal()  latency(ms)  status()"),
         "  try      lock = mr.lock('demo', ttl=10); lock.acquire(); cluster.kill(1); lock.extend()",
         "Ctrl-D or exit() leaves and stops every process.",
     ])
-
-
-Console = Callable[[dict[str, Any], str], None]
 
 
 def open_console(namespace: dict[str, Any], banner_text: str, *, plain: bool = False) -> None:

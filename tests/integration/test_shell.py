@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 
 from harness.commands import shell
-
 from tests.support.probes import alive
 from tests.support.waiting import wait_until
 

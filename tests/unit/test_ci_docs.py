@@ -25,7 +25,7 @@ def _readme_commands() -> set[str]:
     """Every line of the README's shell code blocks, without its trailing `# comment`."""
     text = (REPO / "README.md").read_text()
     lines: set[str] = set()
-    for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S):
+    for block in re.findall(r"```sh\n(.*?)```", text, flags=re.DOTALL):
         for line in block.splitlines():
             command = re.split(r"\s+#\s", line, maxsplit=1)[0].strip()
             if command:
@@ -53,7 +53,7 @@ def _gitlab_commands() -> list[str]:
 
 
 def _make_targets() -> set[str]:
-    return set(re.findall(r"^([a-z][a-z-]*):", (REPO / "Makefile").read_text(), flags=re.M))
+    return set(re.findall(r"^([a-z][a-z-]*):", (REPO / "Makefile").read_text(), flags=re.MULTILINE))
 
 
 def _check_real(command: str) -> None:
@@ -111,10 +111,10 @@ def test_docs_quote_both_files_verbatim() -> None:
 
 def test_make_test_runs_the_same_gate_and_ci_calls_make_test() -> None:
     makefile = (REPO / "Makefile").read_text()
-    scenarios = re.search(r"^CI_SCENARIOS := (.*)$", makefile, flags=re.M).group(1)  # type: ignore[union-attr]
-    recipe = re.search(r"^test: .*\n((?:\t.*\n)+)", makefile, flags=re.M).group(1)  # type: ignore[union-attr]
+    scenarios = re.search(r"^CI_SCENARIOS := (.*)$", makefile, flags=re.MULTILINE).group(1)  # type: ignore[union-attr]
+    recipe = re.search(r"^test: .*\n((?:\t.*\n)+)", makefile, flags=re.MULTILINE).group(1)  # type: ignore[union-attr]
     assert "-m pytest" in recipe.splitlines()[0]
     assert "-m harness gate $(CI_SCENARIOS) --junit-xml results/junit-gate.xml" in recipe.splitlines()[1]
-    documented = [c for c in _github_commands() if c.startswith(HARNESS + "gate ")][0]
+    documented = next(c for c in _github_commands() if c.startswith(HARNESS + "gate "))
     assert documented == f"{HARNESS}gate {scenarios} --junit-xml results/junit-gate.xml"
     assert "make test" in (REPO / ".ci" / "run").read_text()
