@@ -127,7 +127,8 @@ def _victim_gone(pids: list[int]) -> None:
 
 
 def test_plain_console_faults_and_exit(tmp_path: Path) -> None:
-    sh = ShellProcess(tmp_path, "--plain", "--nodes", "3", "--persistence", "none")
+    # the cluster of a scenario (3 nodes, no persistence), in Python's own console
+    sh = ShellProcess(tmp_path, "--plain", "--cluster", "tests/scenarios/ci-partition.yaml")
     try:
         pids = _pids_of(sh)
         assert len(pids) == 4
