@@ -1,20 +1,28 @@
 # The two commands of the README: `make test` and `make run`. Both install what is missing first.
 VENV_PY := .venv/bin/python
 SCENARIO ?= scenarios/partition.yaml
+# The CI gate of `make test` (short scenarios; see docs/ci.md); its JUnit XML lands in results/.
+CI_SCENARIOS := tests/scenarios/ci-partition.yaml tests/scenarios/ci-pause.yaml
 
-.PHONY: setup test test-fast run notebook bench clean
+NODES ?= 5
+
+.PHONY: setup test test-fast run shell notebook bench clean
 
 setup:
 	@bash scripts/setup.sh
 
 test: setup
 	$(VENV_PY) -m pytest
+	$(VENV_PY) -m harness gate $(CI_SCENARIOS) --junit-xml results/junit-gate.xml
 
 test-fast: setup
 	$(VENV_PY) -m pytest -m "not integration and not browser"
 
 run: setup
 	$(VENV_PY) -m harness run $(SCENARIO)
+
+shell: setup
+	$(VENV_PY) -m harness shell --nodes $(NODES)
 
 notebook: setup
 	.venv/bin/jupyter notebook notebooks/

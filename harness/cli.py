@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "shrink": ("harness.commands.shrink", "shrink a failing simulated run to a minimal reproducer"),
     "report": ("harness.commands.report", "rebuild the report of a run folder"),
     "runs": ("harness.commands.runs", "list the runs in results/, newest first"),
+    "gate": ("harness.commands.gate", "gate CI on scenarios: one summary table, worst exit code, JUnit XML"),
+    "shell": ("harness.commands.shell", "an interactive shell with a ready cluster: mr and cluster"),
 }
 
 

@@ -3,6 +3,7 @@
 Each file is read (our history.jsonl, Jepsen EDN or Jepsen 0.0.x logs) and
 checked on its own; the exit code is the worst over the files: 0 valid,
 1 anomalies, 2 unknown (time limit), 3 bad input (unreadable file, unknown model).
+With --junit-xml the files are also written as JUnit XML (one test case per file).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections import Counter
 from typing import Any, TextIO
 
@@ -17,7 +19,9 @@ from harness import exitcodes
 from harness.checker import CHECKER_NAMES, check
 from harness.checker.models import MODELS_WITH_INIT
 from harness.checker.verdict import Verdict
+from harness.commands.gate import add_junit_argument
 from harness.errors import BadInput, HarnessError
+from harness.gate import CaseOutcome, GateResult
 from harness.history.events import Event
 from harness.history.readers import read_history
 
@@ -36,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", default=None, metavar="VALUE",
                         help=f"initial value for {', '.join(MODELS_WITH_INIT)} (JSON, e.g. 0 or '\"x\"'; "
                              "default: absent for registers, \"\" for kv)")
+    add_junit_argument(parser)
 
 
 def execute(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -49,8 +54,16 @@ def execute(args: argparse.Namespace, out: TextIO | None = None) -> int:
         if args.model not in MODELS_WITH_INIT:
             raise BadInput("--init", f"applies to {', '.join(MODELS_WITH_INIT)}, not {args.model!r}")
         options["init"] = _parse_init(args.init)
-    codes = [_check_file(path, args, options, out) for path in args.histories]
-    return exitcodes.worst(codes)
+    started = time.monotonic()
+    cases: list[CaseOutcome] = []
+    codes = [_check_file(path, args, options, out, cases) for path in args.histories]
+    code = exitcodes.worst(codes)
+    if args.junit_xml is not None:
+        from harness.junit import write_junit
+
+        write_junit(args.junit_xml, GateResult(cases, [], code, time.monotonic() - started),
+                    suite="harness check", classname=f"harness.check.{args.model}")
+    return code
 
 
 def _parse_init(text: str) -> Any:
@@ -61,12 +74,17 @@ def _parse_init(text: str) -> Any:
         return text
 
 
-def _check_file(path: str, args: argparse.Namespace, options: dict[str, Any], out: TextIO) -> int:
+def _check_file(path: str, args: argparse.Namespace, options: dict[str, Any], out: TextIO,
+                cases: list[CaseOutcome]) -> int:
+    """Check one file, print its verdict and append its CaseOutcome to `cases`; returns its exit code."""
+    started = time.monotonic()
     try:
         events = read_history(path)
         verdict = check(events, args.model, time_limit=args.time_limit, **options)
     except HarnessError as error:
         reason = _located(error, path)
+        cases.append(CaseOutcome(name=path, exit_code=error.exit_code, status="error", error=reason,
+                                 time_s=time.monotonic() - started))
         if args.json:
             print(json.dumps({"file": path, "valid": None, "error": reason,
                               "exit_code": error.exit_code}), file=out, flush=True)
@@ -74,6 +92,8 @@ def _check_file(path: str, args: argparse.Namespace, options: dict[str, Any], ou
             print(f"error: {reason}", file=sys.stderr, flush=True)
         return error.exit_code
     code = exitcodes.exit_code_for(verdict.valid)
+    cases.append(CaseOutcome(name=path, exit_code=code, verdicts={verdict.checker: verdict.to_json()},
+                             time_s=time.monotonic() - started))
     if args.json:
         record = {"file": path, "model": args.model, **verdict.to_json(), "counts": op_counts(events),
                   "exit_code": code}

@@ -3,12 +3,18 @@
 Exit codes: 0 valid (or, with `expect: invalid`, the expected anomaly was found),
 1 anomalies found, 2 unknown (checker time limit), 3 invalid scenario,
 4 redis-server/toxiproxy-server missing or would not start, 130 interrupted (Ctrl-C).
+With --junit-xml the run is also written as JUnit XML (one test case; see harness/junit.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
+
+from harness.commands.gate import add_junit_argument
+from harness.errors import HarnessError
+from harness.gate import CaseOutcome, GateResult, outcome_of_error, outcome_of_run
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,10 +23,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder of run folders (default: results/)")
     parser.add_argument("--duration", type=float, metavar="S", help="override the scenario's duration (s)")
     parser.add_argument("--seed", type=int, metavar="N", help="override the scenario's seed")
+    add_junit_argument(parser)
 
 
 def execute(args: argparse.Namespace) -> int:
     from harness.runner import run_scenario
 
-    outcome = run_scenario(args.scenario, results_dir=args.results, duration=args.duration, seed=args.seed)
+    started = time.monotonic()
+    try:
+        outcome = run_scenario(args.scenario, results_dir=args.results, duration=args.duration, seed=args.seed)
+    except HarnessError as error:
+        if args.junit_xml is not None:
+            _write_junit(args.junit_xml, outcome_of_error(str(args.scenario), error, time.monotonic() - started))
+        raise
+    if args.junit_xml is not None:
+        _write_junit(args.junit_xml, outcome_of_run(str(args.scenario), outcome.run_dir, outcome.results,
+                                                    outcome.exit_code, time.monotonic() - started))
     return outcome.exit_code
+
+
+def _write_junit(path: Path, case: CaseOutcome) -> None:
+    from harness.junit import write_junit
+
+    write_junit(path, GateResult([case], [], case.exit_code, case.time_s), suite="harness run",
+                classname="harness.run")

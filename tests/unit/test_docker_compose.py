@@ -65,3 +65,21 @@ def test_the_scenario_fits_the_toxiproxy_port_range(external) -> None:  # type: 
     cluster = external.cluster
     last = cluster.proxy_base_port + external.clients * len(cluster.nodes) - 1
     assert last <= 65535 and cluster.proxy_base_port >= 1024
+
+
+def test_shell_opens_the_harness_shell_on_the_compose_nodes(compose: dict) -> None:
+    from harness.cli import build_parser
+
+    services = compose["services"]
+    shell = services["shell"]
+    assert shell["profiles"] == ["shell"]  # `docker compose up` (the harness run) must not start it
+    assert shell["stdin_open"] is True and shell["tty"] is True
+    assert set(shell["depends_on"]) == set(services["harness"]["depends_on"])
+    assert shell["volumes"] == services["harness"]["volumes"]  # the repository, and the socket the commands use
+    script = shell["command"][-1]
+    assert "'.[harness,shell]'" in script  # IPython comes with the shell extra
+    command = script.rsplit("exec ", 1)[1].split()
+    assert command[:4] == ["python", "-m", "harness", "shell"]
+    args = build_parser().parse_args(command[3:])  # the command line the CLI really accepts
+    assert args.command == "shell" and args.cluster == Path("scenarios/external.yaml")
+    assert (REPO / args.cluster).is_file()

@@ -1,0 +1,57 @@
+"""Gate CI on several scenarios: run each in real time, print one summary table, write JUnit XML.
+
+    python -m harness gate tests/scenarios/*.yaml --junit-xml results/junit-gate.xml
+
+Every scenario is run as `harness run` runs it (its own run folder and report).
+Exit code: the worst over the scenarios — 0 only when every scenario met its
+expectation; 1 anomalies (or an expected anomaly not found); 2 unknown; 3 bad
+scenario; 4 environment; 130 interrupted (Ctrl-C), 143 SIGTERM: the JUnit XML
+then holds what finished, and the cases not run are marked skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from harness.gate import CaseOutcome, run_gate, scenario_case, summary_table
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("scenarios", nargs="+", type=Path, metavar="SCENARIO",
+                        help="scenario YAML files (see scenarios/README.md), run one after another")
+    parser.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
+                        help="folder of run folders (default: results/)")
+    add_junit_argument(parser)
+
+
+def add_junit_argument(parser: argparse.ArgumentParser) -> None:
+    """`--junit-xml PATH`, shared by gate, run and check."""
+    parser.add_argument("--junit-xml", type=Path, metavar="PATH",
+                        help="also write the result as JUnit XML (one test case per scenario or file)")
+
+
+def execute(args: argparse.Namespace) -> int:
+    from harness.junit import write_junit
+
+    cases = [scenario_case(path, results_dir=args.results) for path in args.scenarios]
+    total = len(cases)
+    done = 0
+
+    def announce(outcome: CaseOutcome) -> None:
+        nonlocal done
+        done += 1
+        print(f"[gate {done}/{total}] {outcome.name}: exit {outcome.exit_code}", file=sys.stderr, flush=True)
+
+    result = run_gate(cases, on_outcome=announce)
+    print(summary_table(result), flush=True)
+    if args.junit_xml is not None:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not lose the XML
+        try:
+            written = write_junit(args.junit_xml, result)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        print(f"JUnit XML: {written}", flush=True)
+    return result.exit_code
