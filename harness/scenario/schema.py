@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from harness.cluster.base import node_names
 from harness.cluster.external import ExternalClusterConfig
@@ -22,6 +22,13 @@ from harness.workload import WORKLOADS
 
 Persistence = Literal["none", "appendonly everysec", "appendonly always"]
 Expectation = Literal["valid", "invalid"]
+# One expectation for the combined verdict, or one per checker. The branch is chosen by the
+# value's shape, so an error names only that branch (the tags, like pydantic's own union
+# tags, are dropped from the field the loader reports).
+Expect = Annotated[Union[Annotated[Expectation, Tag("literal['valid','invalid']")],
+                         Annotated[dict[str, Expectation], Tag("dict[str,expectation]")]],
+                   Discriminator(lambda v: "dict[str,expectation]" if isinstance(v, dict)
+                                 else "literal['valid','invalid']")]
 assert set(PERSISTENCE_MODES) == set(Persistence.__args__)  # type: ignore[attr-defined]
 
 
@@ -64,7 +71,7 @@ class Scenario(BaseModel):
     checker_options: dict[str, dict[str, Any]] = Field(default_factory=dict,
                                                        description="checker name -> keyword options")
     check_time_limit: float = Field(120.0, gt=0, description="seconds each checker may take")
-    expect: Expectation | dict[str, Expectation] = Field(
+    expect: Expect = Field(
         "valid", description="valid | invalid for the combined verdict, or checker name -> valid | invalid")
 
     @model_validator(mode="before")
