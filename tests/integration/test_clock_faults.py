@@ -190,3 +190,25 @@ def test_the_library_builds_from_source(tmp_path: Path) -> None:
     build_library(target)
     assert target.read_bytes()[:4] == b"\x7fELF"
     assert wait_until(lambda: not list(tmp_path.glob(".*.tmp")), timeout=1) is None  # no leftovers
+
+
+def test_a_clock_scenario_without_a_compiler_stops_before_any_process_starts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import harness.cluster.clock as clock_module
+    from harness.runner import make_cluster, run_scenario
+
+    monkeypatch.setattr(clock_module, "REPO_ROOT", tmp_path / "fresh-checkout")  # no bin/libmrclock.so yet
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.delenv("CC", raising=False)
+    monkeypatch.delenv("MR_CLOCK_LIB", raising=False)
+    made = []
+
+    def factory(scenario, run_dir):  # type: ignore[no-untyped-def]
+        made.append(make_cluster(scenario, run_dir))
+        return made[-1]
+
+    scenario = Path(__file__).resolve().parents[2] / "scenarios" / "clock-jump.yaml"
+    with pytest.raises(EnvironmentFailure, match="no C compiler") as caught:
+        run_scenario(scenario, results_dir=tmp_path / "r", duration=2, cluster_factory=factory)
+    assert caught.value.exit_code == 4
+    assert made and made[0].pids() == []  # nothing was started

@@ -252,3 +252,26 @@ def test_a_plain_expectation_that_is_neither_valid_nor_invalid_names_expect(tmp_
         load(tmp_path, SCENARIO.replace("expect:\n  mutex-graph: invalid\n  resource: valid\n", "expect: maybe\n"))
     assert (caught.value.line, caught.value.field) == (12, "expect")
     assert "'valid' or 'invalid'" in caught.value.reason
+
+
+def test_only_a_scenario_with_clock_faults_gets_clock_control(tmp_path: Path) -> None:
+    from harness.runner import make_cluster
+
+    with_clock = load(tmp_path, SCENARIO).scenario
+    without = load(tmp_path, SCENARIO.replace("clock-jump, targets: majority, offset_s: 10", "pause")).scenario
+    assert make_cluster(with_clock, tmp_path / "a").clock_control is True
+    assert make_cluster(without, tmp_path / "b").clock_control is False
+
+
+def test_an_external_cluster_refuses_clock_primitives() -> None:
+    from harness.cluster.base import ClockUnsupported
+    from harness.cluster.external import ExternalCluster, ExternalClusterConfig
+
+    config = ExternalClusterConfig(nodes=[{"name": "n1", "host": "a"}], toxiproxy_url="http://t:8474")
+    cluster = ExternalCluster(config, 1, runner=lambda command, timeout: pytest.fail("no command may run"))
+    for call in (lambda: cluster.jump_clock("n1", 1), lambda: cluster.set_clock_rate("n1", 2),
+                 lambda: cluster.reset_clock("n1")):
+        with pytest.raises(ClockUnsupported, match="external cluster"):
+            call()
+    with pytest.raises(ValueError, match="unknown node"):
+        cluster.jump_clock("n9", 1)
