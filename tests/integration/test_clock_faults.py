@@ -65,6 +65,30 @@ def test_the_library_fakes_the_wall_clock_of_any_process(tmp_path: Path) -> None
     clock.close()
 
 
+def unix_time(argv: list[str], env: dict[str, str]) -> int:
+    return int(subprocess.run(argv, env=env, capture_output=True, text=True, check=True, timeout=30).stdout)
+
+
+def test_time_is_faked_too_and_an_inconsistent_control_file_means_real_time(tmp_path: Path) -> None:
+    clock = ClockControl(tmp_path / "c.clock")
+    clock.jump(86400)
+    env = clock.environment(clock_library())
+    perl_time = ["perl", "-e", "print time"]  # libc time(), not clock_gettime
+    assert abs(unix_time(perl_time, env) - (time.time() + 86400)) < 5
+    raw = bytearray((tmp_path / "c.clock").read_bytes())
+    raw[40] ^= 0xFF  # the check word no longer matches the fields: a torn read, as the library sees it
+    (tmp_path / "c.clock").write_bytes(raw)
+    assert abs(unix_time(["date", "+%s"], env) - time.time()) < 5
+    raw[40] ^= 0xFF
+    raw[8] |= 1  # seq odd: a write that never finished
+    (tmp_path / "c.clock").write_bytes(raw)
+    assert abs(unix_time(["date", "+%s"], env) - time.time()) < 5
+    raw[8] &= 0xFE
+    (tmp_path / "c.clock").write_bytes(raw)
+    assert abs(unix_time(["date", "+%s"], env) - (time.time() + 86400)) < 5  # consistent again
+    clock.close()
+
+
 def test_a_node_under_clock_control_maps_its_control_file_and_tells_real_time_until_changed(clocked_node) -> None:
     server, clock, conn = clocked_node
     assert is_attached(server.pid, clock.path)
