@@ -137,7 +137,8 @@ def _fault_label(kind: str, details: Mapping[str, Any]) -> str:
     for name in ("isolated", "nodes", "targets", "node", "clients"):
         if details.get(name) not in (None, [], ""):
             label = f"{kind} {_names(details[name])}"
-            for amount, unit in (("latency_ms", "ms"), ("rate_kbs", "KB/s"), ("timeout_ms", "ms")):
+            for amount, unit in (("latency_ms", "ms"), ("rate_kbs", "KB/s"), ("timeout_ms", "ms"),
+                                 ("offset_s", "s"), ("rate", "x")):
                 if amount in details:
                     label += f" {details[amount]}{unit}"
             return label

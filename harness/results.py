@@ -87,15 +87,35 @@ def fault_windows(events: Iterable[Event]) -> list[dict[str, Any]]:
     return [windows[i] for i in order]
 
 
-def outcome(valid: Validity, expect: str, status: str) -> tuple[bool, int]:
+def checker_expectations(expect: str | Mapping[str, str], checkers: Iterable[str]) -> dict[str, str]:
+    """checker -> "valid" | "invalid" of a per-checker `expect` (a checker it leaves out is
+    expected valid); {} for a plain "valid" / "invalid", which judges the combined verdict."""
+    if isinstance(expect, str):
+        return {}
+    return {name: expect.get(name, "valid") for name in dict.fromkeys([*checkers, *expect])}
+
+
+def outcome(valid: Validity, expect: str | Mapping[str, str], status: str,
+            verdicts: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[bool, int]:
     """(passed, exit code) of a run.
 
     expect valid: passed when valid is true; exit 0/1/2 for true/false/unknown.
     expect invalid: passed when valid is false (the known anomaly was found) -> exit 0;
     a true verdict means the demonstration failed -> exit 1; unknown -> 2.
+    expect {checker: valid|invalid}: each checker is judged against its own expectation
+    (see `checker_expectations`): passed (exit 0) when every one met it; exit 1 when some
+    checker decided against its expectation; else exit 2 (some verdict unknown or missing).
     An interrupted run never passes and exits 130.
     """
-    if expect == "invalid":
+    if not isinstance(expect, str):
+        verdicts = verdicts or {}
+        judged = [(verdicts.get(name, {}).get("valid", "unknown"), wanted == "valid")
+                  for name, wanted in checker_expectations(expect, verdicts).items()]
+        missed = any(isinstance(v, bool) and v != wanted for v, wanted in judged)
+        undecided = any(not isinstance(v, bool) for v, _ in judged)
+        passed = not missed and not undecided and valid != "unknown"
+        code = exitcodes.VALID if passed else (exitcodes.INVALID if missed else exitcodes.UNKNOWN)
+    elif expect == "invalid":
         passed = valid is False
         code = exitcodes.VALID if passed else (exitcodes.INVALID if valid is True else exitcodes.UNKNOWN)
     else:
@@ -107,7 +127,7 @@ def outcome(valid: Validity, expect: str, status: str) -> tuple[bool, int]:
 
 
 def build_results(*, name: str, scenario_file: str, seed: int, started_at: str, duration_s: float,
-                  status: str, expect: str, verdicts: Mapping[str, Mapping[str, Any]],
+                  status: str, expect: str | Mapping[str, str], verdicts: Mapping[str, Mapping[str, Any]],
                   summary: Mapping[str, Any], workload: str, clients: int, nodes: int,
                   extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The results.json document (verdicts are Verdict.to_json() dicts, by checker name)."""
@@ -115,10 +135,11 @@ def build_results(*, name: str, scenario_file: str, seed: int, started_at: str, 
         if status == "complete" else "unknown"
     if status == "complete" and not verdicts:
         valid = "unknown"
-    passed, code = outcome(valid, expect, status)
+    passed, code = outcome(valid, expect, status, verdicts)
     results: dict[str, Any] = {
         "name": name, "scenario_file": scenario_file, "seed": seed, "started_at": started_at,
-        "duration_s": round(duration_s, 3), "status": status, "valid": valid, "expect": expect,
+        "duration_s": round(duration_s, 3), "status": status, "valid": valid,
+        "expect": expect if isinstance(expect, str) else dict(expect),
         "passed": passed, "exit_code": code, "checkers": dict(verdicts),
         **{k: summary[k] for k in ("counts", "ops_total", "throughput_ops_s", "latency_ms", "faults")},
         "workload": workload, "clients": clients, "nodes": nodes,

@@ -39,7 +39,8 @@ import yaml
 
 from harness.errors import HarnessError
 from harness.history.recorder import Recorder
-from harness.results import build_results, point_latest, summarize, write_json_atomic
+from harness.results import (build_results, checker_expectations, point_latest, summarize,
+                             write_json_atomic)
 from harness.scenario.loader import LoadedScenario, load_scenario
 from harness.scenario.schema import LocalClusterConfig, Scenario
 from harness.workload import WORKLOADS
@@ -69,7 +70,7 @@ def make_cluster(scenario: Scenario, run_dir: Path) -> Any:
         from harness.cluster.local import LocalCluster
 
         return LocalCluster(config.nodes, scenario.clients, run_dir, config.persistence,
-                            password=config.password)
+                            password=config.password, clock_control=scenario.nemesis.needs_clock_control())
     from harness.cluster.external import ExternalCluster
 
     return ExternalCluster(config, scenario.clients)
@@ -395,14 +396,17 @@ def run_checkers(scenario: Scenario, events: list[Any]) -> dict[str, dict[str, A
 def print_summary(results: dict[str, Any], run_dir: Path, out: TextIO) -> None:
     """Verdict per checker, ops ok/fail/info per f, throughput, faults injected."""
     verdict = {True: "VALID", False: "INVALID"}.get(results["valid"], "UNKNOWN")  # type: ignore[call-overload]
-    print(f"{results['name']}: {verdict} (expected {results['expect']}) -> "
+    per_checker = checker_expectations(results["expect"], results["checkers"])
+    expected = "per checker" if per_checker else results["expect"]
+    print(f"{results['name']}: {verdict} (expected {expected}) -> "
           f"{'passed' if results['passed'] else 'FAILED'}, exit {results['exit_code']}"
           f"{'' if results['status'] == 'complete' else ' [incomplete]'}", file=out)
     for name, v in results["checkers"].items():
         anomalies = v.get("anomalies", [])
         kinds = sorted({a.get("kind", "?") for a in anomalies})
         print(f"  {name:<12} valid={v.get('valid')!s:<7} anomalies={len(anomalies)}"
-              f"{' (' + ', '.join(kinds) + ')' if kinds else ''}", file=out)
+              f"{' (' + ', '.join(kinds) + ')' if kinds else ''}"
+              f"{'  expected ' + per_checker[name] if name in per_checker else ''}", file=out)
     for f, c in results["counts"].items():
         print(f"  {f:<8} ok {c['ok']:>6}  fail {c['fail']:>6}  info {c['info']:>6}", file=out)
     kinds: dict[str, int] = {}

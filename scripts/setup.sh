@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs whatever is missing for tests and runs; idempotent and quick the second time.
 #   - Debian's redis-server (and chromium for the report's browser test) when not on PATH
+#   - a C compiler (Debian's gcc) if none, and ./bin/libmrclock.so, the clock library of clock faults
 #   - the real Toxiproxy server, built by `go install` at a pinned version, as ./bin/toxiproxy-server
 #   - .venv with the project installed editable, with its dev extras
 set -euo pipefail
@@ -29,6 +30,24 @@ if ! command -v redis-server >/dev/null 2>&1; then
     # Debian's package starts a system service on 6379; the project starts its own servers.
     if command -v systemctl >/dev/null 2>&1; then systemctl disable --now redis-server >/dev/null 2>&1 || true; fi
     if command -v service >/dev/null 2>&1; then service redis-server stop >/dev/null 2>&1 || true; fi
+fi
+
+# Clock faults preload bin/libmrclock.so into redis-server: our C source, built with the system compiler.
+compiler="${CC:-}"
+for candidate in cc gcc clang; do
+    [ -n "$compiler" ] && break
+    command -v "$candidate" >/dev/null 2>&1 && compiler="$candidate"
+done
+if [ -z "$compiler" ]; then
+    log "installing gcc (Debian) to build the clock library"
+    apt_install gcc libc6-dev || { log "a C compiler (cc, gcc or clang) is required to build bin/libmrclock.so"; exit 4; }
+    compiler=gcc
+fi
+if [ ! -f bin/libmrclock.so ] || [ harness/cluster/clockshim/clockshim.c -nt bin/libmrclock.so ]; then
+    log "building bin/libmrclock.so with $compiler"
+    mkdir -p bin
+    "$compiler" -shared -fPIC -O2 -Wall -o bin/.libmrclock.so.tmp harness/cluster/clockshim/clockshim.c -ldl
+    mv bin/.libmrclock.so.tmp bin/libmrclock.so
 fi
 
 # Chromium renders report.html in the browser test; optional, the test skips loudly without it.

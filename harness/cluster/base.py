@@ -14,7 +14,15 @@ Link primitives (all idempotent at the HTTP level, safe to repeat):
 - cuts are reference-counted per link: two overlapping faults that cut the same
   link each `connect` it once, and the link comes back when the last one does.
 - `heal()` resets everything: links up, every toxic removed, paused nodes
-  resumed, killed nodes restarted with their data.
+  resumed, killed nodes restarted with their data, node clocks back to real time.
+
+Clock primitives (a node's wall clock — what Redis expires keys by; its
+monotonic clock is never touched): `jump_clock(node, offset_s)` adds offset_s
+to the node's wall clock from now; `set_clock_rate(node, rate)` makes it
+advance at `rate` from now, continuing from its current reading;
+`reset_clock(node)` puts it back to real time. Only a cluster started with
+clock control supports them (LocalCluster(clock_control=True)); others raise
+ClockUnsupported.
 """
 
 from __future__ import annotations
@@ -64,6 +72,13 @@ class Cluster(Protocol):
                   name: str | None = None) -> None: ...
     def remove_toxics(self, node: str, *, clients: list[int] | None = None,
                       names: Iterable[str] | None = None) -> None: ...
+    def jump_clock(self, node: str, offset_s: float) -> None: ...
+    def set_clock_rate(self, node: str, rate: float) -> None: ...
+    def reset_clock(self, node: str) -> None: ...
+
+
+class ClockUnsupported(RuntimeError):
+    """The cluster cannot fake its nodes' clocks (not started with clock control, or external)."""
 
 
 class ProxiedCluster:

@@ -33,7 +33,7 @@ from typing import Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from harness.cluster.base import ProxiedCluster, proxy_name
+from harness.cluster.base import ClockUnsupported, ProxiedCluster, proxy_name
 from harness.cluster.toxiproxy import ToxiproxyControl
 
 log = logging.getLogger(__name__)
@@ -211,6 +211,21 @@ class ExternalCluster(ProxiedCluster):
     def resume(self, node: str) -> None:
         self._run("resume", node)
         self._paused.discard(node)
+
+    # -- clocks ---------------------------------------------------------------
+    def _no_clock(self, node: str) -> None:
+        self._check(node=node)
+        raise ClockUnsupported("clock faults need nodes started by the harness (cluster mode local); "
+                               "an external cluster's node clocks cannot be changed")
+
+    def jump_clock(self, node: str, offset_s: float) -> None:
+        self._no_clock(node)
+
+    def set_clock_rate(self, node: str, rate: float) -> None:
+        self._no_clock(node)
+
+    def reset_clock(self, node: str) -> None:
+        self._no_clock(node)
 
     def _heal_nodes(self) -> None:
         for node in sorted(self._paused):

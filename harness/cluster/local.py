@@ -1,7 +1,9 @@
 """A cluster on this machine: N `redis-server` processes, one `toxiproxy-server`, C x N proxies.
 
 Layout under `run_dir`: `nodes/nK/` (data dir and redis.log of node K) and
-`toxiproxy.log`. Every server is started — and restarted — on the cluster's
+`toxiproxy.log`; with `clock_control`, `nodes/nK.clock` is node K's clock
+control file (outside its data dir: an empty restart keeps the skewed clock,
+as a machine would). Every server is started — and restarted — on the cluster's
 `SpawnerThread` (see harness.cluster.processes): the servers die with that
 thread, and a restart requested by the nemesis thread does not die with the
 nemesis. `stop()` kills everything, is idempotent, and is what a `finally`
@@ -14,7 +16,8 @@ import logging
 from pathlib import Path
 from types import TracebackType
 
-from harness.cluster.base import ProxiedCluster, node_names
+from harness.cluster.base import ClockUnsupported, ProxiedCluster, node_names
+from harness.cluster.clock import ClockControl, clock_library
 from harness.cluster.processes import (PERSISTENCE_MODES, RedisServer, SpawnerThread,
                                        ToxiproxyServer)
 from harness.cluster.toxiproxy import ToxiproxyControl
@@ -23,16 +26,23 @@ log = logging.getLogger(__name__)
 
 
 class LocalCluster(ProxiedCluster):
-    """`LocalCluster(nodes, clients, run_dir, persistence)`; see the module docstring."""
+    """`LocalCluster(nodes, clients, run_dir, persistence)`; see the module docstring.
+
+    `clock_control=True` starts every redis-server under the clock library (see
+    harness.cluster.clock), which the clock primitives need; without it they
+    raise ClockUnsupported and the nodes run exactly as before.
+    """
 
     def __init__(self, nodes: int, clients: int, run_dir: str | Path, persistence: str = "none",
-                 *, password: str | None = None) -> None:
+                 *, password: str | None = None, clock_control: bool = False) -> None:
         if persistence not in PERSISTENCE_MODES:
             raise ValueError(f"persistence must be one of {PERSISTENCE_MODES}, not {persistence!r}")
         super().__init__(node_names(nodes), clients)
         self.run_dir = Path(run_dir)
         self.persistence = persistence
         self.password = password
+        self.clock_control = clock_control
+        self.clocks: dict[str, ClockControl] = {}
         self.servers: dict[str, RedisServer] = {
             name: RedisServer(name, self.run_dir / "nodes" / name, persistence=persistence,
                               password=password)
@@ -49,6 +59,10 @@ class LocalCluster(ProxiedCluster):
         self._started = True
         self._spawner = SpawnerThread(name="cluster-spawner")
         try:
+            if self.clock_control:
+                clock_library()  # build it (or fail with exit 4) before any process starts
+                for name, server in self.servers.items():
+                    server.clock = self.clocks[name] = ClockControl(self.run_dir / "nodes" / f"{name}.clock")
             for server in self.servers.values():
                 self._spawner.call(server.start)
             self._spawner.call(self.toxiproxy.start)
@@ -75,6 +89,8 @@ class LocalCluster(ProxiedCluster):
             self._control.close()
         if self._spawner is not None:
             self._spawner.close()
+        for clock in self.clocks.values():
+            clock.close()
         self._killed.clear()
 
     def __enter__(self) -> "LocalCluster":
@@ -125,7 +141,30 @@ class LocalCluster(ProxiedCluster):
     def is_running(self, node: str) -> bool:
         return self._server(node).is_running()
 
+    # -- clocks ---------------------------------------------------------------
+    def clock(self, node: str) -> ClockControl:
+        """The node's clock control (ClockUnsupported without clock control)."""
+        self._check(node=node)
+        if node not in self.clocks:
+            raise ClockUnsupported("this cluster's nodes run on the real clock: start it with "
+                                   "clock_control=True (a run does when its scenario has a clock fault)")
+        return self.clocks[node]
+
+    def jump_clock(self, node: str, offset_s: float) -> None:
+        """Add `offset_s` seconds (negative: back) to the node's wall clock from now."""
+        self.clock(node).jump(offset_s)
+
+    def set_clock_rate(self, node: str, rate: float) -> None:
+        """The node's wall clock advances at `rate` from now, continuing from its current reading."""
+        self.clock(node).set_rate(rate)
+
+    def reset_clock(self, node: str) -> None:
+        """The node's wall clock back to real time."""
+        self.clock(node).reset()
+
     def _heal_nodes(self) -> None:
+        for clock in self.clocks.values():
+            clock.reset()
         for name, server in self.servers.items():
             if server.paused:
                 server.resume()

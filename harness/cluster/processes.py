@@ -30,6 +30,7 @@ from pathlib import Path
 from queue import SimpleQueue
 from typing import Callable, Sequence, TypeVar
 
+from harness.cluster.clock import ClockControl, clock_library, is_attached
 from harness.errors import EnvironmentFailure
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -109,10 +110,10 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
         pass
 
 
-def _spawn(argv: Sequence[str], log_path: Path) -> subprocess.Popen[bytes]:
+def _spawn(argv: Sequence[str], log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(list(argv), stdout=log, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(list(argv), stdout=log, stderr=subprocess.STDOUT, env=env,
                                 stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
     REGISTRY.add(proc)
     return proc
@@ -187,12 +188,16 @@ class RedisServer:
     The port is chosen at the first `start()` and kept across restarts (proxies
     point at it). `persistence` is one of PERSISTENCE_MODES. With `tls` the
     server speaks only TLS on that port (clients are not asked for
-    certificates) and `url` is a `rediss://` URL.
+    certificates) and `url` is a `rediss://` URL. With `clock` (a
+    harness.cluster.clock.ClockControl) the server runs with the clock library
+    preloaded, its wall clock driven by that control file (across restarts too);
+    `start()` checks that the server really mapped the file.
     """
 
     def __init__(self, name: str, data_dir: str | Path, *, persistence: str = "none",
                  password: str | None = None, port: int | None = None,
-                 start_timeout: float = 10.0, tls: TlsFiles | None = None) -> None:
+                 start_timeout: float = 10.0, tls: TlsFiles | None = None,
+                 clock: ClockControl | None = None) -> None:
         if persistence not in PERSISTENCE_MODES:
             raise ValueError(f"persistence must be one of {PERSISTENCE_MODES}, not {persistence!r}")
         self.name = name
@@ -202,6 +207,7 @@ class RedisServer:
         self.port = port
         self.start_timeout = start_timeout
         self.tls = tls
+        self.clock = clock
         self._fixed_port = port is not None
         self._proc: subprocess.Popen[bytes] | None = None
         self.paused = False
@@ -248,6 +254,7 @@ class RedisServer:
         if self.is_running():
             raise RuntimeError(f"{self.name} is already running (pid {self.pid})")
         executable = find_executable("redis-server", "REDIS_SERVER")
+        env = self.clock.environment(clock_library()) if self.clock is not None else None
         if empty and self.data_dir.exists():
             shutil.rmtree(self.data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -256,16 +263,25 @@ class RedisServer:
         for _ in range(attempts):
             if not self._fixed_port:
                 self.port = free_port()
-            self._proc = _spawn(self._argv(executable), self.data_dir / "redis.log")
+            self._proc = _spawn(self._argv(executable), self.data_dir / "redis.log", env)
             self.paused = False
             if _wait_until(lambda: self._proc.poll() is not None or _answers_ping(self.port, self.tls),
                            self.start_timeout) and self._proc.poll() is None:
                 self._fixed_port = True  # keep the port across restarts
+                self._check_clock()
                 return
             last_error = _tail(self.data_dir / "redis.log")
             self._reap()
         raise EnvironmentFailure(f"redis-server {self.name} would not start on 127.0.0.1:{self.port}: "
                                  f"{last_error or 'no answer to PING'}")
+
+    def _check_clock(self) -> None:
+        """A clock-controlled server that did not map its control file would run on real time
+        and make every clock fault a silent no-op: refuse it."""
+        if self.clock is not None and not is_attached(self._proc.pid, self.clock.path):  # type: ignore[union-attr]
+            self._reap()
+            raise EnvironmentFailure(f"redis-server {self.name} started without its clock control "
+                                     f"({self.clock.path} is not mapped): the clock library did not load")
 
     def kill(self) -> None:
         """SIGKILL: no shutdown save, no fsync beyond what the persistence mode already did."""

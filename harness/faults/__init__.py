@@ -20,6 +20,7 @@ How to add a fault (one class + one registry entry, no other code changes):
      per window, so runs replay), remember what it did on `self`, and return
      a JSON-able description (it becomes the nemesis event's value);
    - `stop(cluster) -> dict`: undo exactly that, tolerating a partial start;
+   - `needs_clock_control = True` if it uses the clock primitives (clock.py);
    - optionally `extra_window()` if its stop must come later than `duration`.
 2. Add it to `FAULTS` below. The scenario schema, the random mix and the
    schedule pick it up from there.
@@ -28,6 +29,7 @@ How to add a fault (one class + one registry entry, no other code changes):
 from __future__ import annotations
 
 from harness.faults.base import Fault, FaultParams
+from harness.faults.clock import ClockJump, ClockRate
 from harness.faults.network import Bandwidth, Latency, OneWayCut, ResetConnections
 from harness.faults.partitions import (PartitionBridge, PartitionClient, PartitionHalves,
                                        PartitionMajoritiesRing, PartitionNode)
@@ -46,6 +48,8 @@ FAULTS: dict[str, type[Fault]] = {cls.kind: cls for cls in (
     Bandwidth,
     ResetConnections,
     OneWayCut,
+    ClockJump,
+    ClockRate,
     # simulation only (harness.faults.simulated): refused by the real-time runner
     ClientPause,
     ClientClockRate,

@@ -118,6 +118,9 @@ class Fault(ABC):
     Params: ClassVar[type[FaultParams]] = FaultParams
     #: True for faults whose primitives only the simulated cluster has (harness.faults.simulated)
     simulation_only: ClassVar[bool] = False
+    #: True for faults that change node clocks: the run starts its nodes under clock control
+    #: (only a local cluster can), see harness.faults.clock.
+    needs_clock_control: ClassVar[bool] = False
 
     def __init__(self, params: FaultParams | Mapping[str, Any] | None = None, *,
                  fault_id: int = 0) -> None:

@@ -204,6 +204,14 @@ class NemesisConfig(BaseModel):
                  "`python -m harness simulate` (scenarios/sim/)")
                 for loc, entry in self._entries() if FAULTS[entry.fault].simulation_only]
 
+    def needs_clock_control(self) -> bool:
+        """True if a fault of this nemesis changes node clocks (the nodes must run under clock control)."""
+        return any(FAULTS[entry.fault].needs_clock_control for _, entry in self._entries())
+
+    def clock_fault_locations(self) -> list[tuple[str | int, ...]]:
+        """Where the clock faults are: [("schedule", 0, "fault"), ...]."""
+        return [loc + ("fault",) for loc, entry in self._entries() if FAULTS[entry.fault].needs_clock_control]
+
     def problems(self, node_names: list[str], clients: int) -> list[tuple[tuple[str | int, ...], str]]:
         """Targets that cannot exist in this cluster: [(location, message)], e.g.
         (("schedule", 1, "targets"), "unknown node(s) ['n9']; nodes are n1, n2, n3").

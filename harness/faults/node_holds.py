@@ -17,6 +17,13 @@ Rules (`NodeHolds`, one per cluster: `holds_for(cluster)`):
 - pause: the first hold stops (SIGSTOP) the node, or — if it is held down —
   marks it to be stopped as soon as it is restarted; the last hold to end
   resumes it (if it is up).
+- clock rate: every `clock-rate` window holding a node names its rate; the
+  node's clock runs at the rate of the latest window still holding it, and at
+  the real rate (1) when none does. Each change continues from the clock's
+  current reading, so ending a rate window never steps the clock (the offset
+  it gained stays until `heal()` resets the clock).
+- clock jumps need no counting: offsets add up, and a window that restores
+  its jump undoes exactly its own offset, whatever overlapped it.
 - `clear()` forgets everything (the cluster was healed).
 Thread-safe; the cluster calls are made under the lock, so two windows never
 interleave their actions on one node.
@@ -52,6 +59,7 @@ class NodeHolds:
         self._down: Counter[str] = Counter()
         self._empty: set[str] = set()  # an outage during which some window asked for an empty restart
         self._paused: Counter[str] = Counter()
+        self._rates: dict[str, list[tuple[int, float]]] = {}  # node -> (window id, rate), oldest first
         self._lock = threading.Lock()
 
     def kill(self, node: str, *, empty: bool = False) -> bool:
@@ -100,6 +108,31 @@ class NodeHolds:
             self.cluster.resume(node)
             return True
 
+    def jump_clock(self, node: str, offset_s: float) -> None:
+        """Add `offset_s` to the node's clock (under the lock: never interleaved with a rate change)."""
+        with self._lock:
+            self.cluster.jump_clock(node, offset_s)
+
+    def hold_rate(self, node: str, window: int, rate: float) -> None:
+        """Window `window` runs the node's clock at `rate` (it is now the latest window holding it)."""
+        with self._lock:
+            self.cluster.set_clock_rate(node, rate)
+            self._rates.setdefault(node, []).append((window, rate))
+
+    def release_rate(self, node: str, window: int) -> float:
+        """End window `window`'s rate hold; returns the node's rate now (the latest remaining
+        window's, or 1.0), set only if it changed."""
+        with self._lock:
+            held = self._rates.get(node, [])
+            before = held[-1][1] if held else 1.0
+            held[:] = [(w, r) for w, r in held if w != window]
+            after = held[-1][1] if held else 1.0
+            if not held:
+                self._rates.pop(node, None)
+            if after != before:
+                self.cluster.set_clock_rate(node, after)
+            return after
+
     def held_paused(self, node: str) -> bool:
         with self._lock:
             return self._paused[node] > 0
@@ -109,3 +142,4 @@ class NodeHolds:
             self._down.clear()
             self._empty.clear()
             self._paused.clear()
+            self._rates.clear()

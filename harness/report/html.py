@@ -43,7 +43,8 @@ def _banner(run: Run) -> str:
     expect, passed = results.get("expect"), results.get("passed")
     if expect is not None:
         outcome = "gate passed" if passed else "gate FAILED" if passed is False else ""
-        parts.append(f'<span class="sub">expected {escape(str(expect))}'
+        shown = expect if isinstance(expect, str) else ", ".join(f"{k} {v}" for k, v in expect.items())
+        parts.append(f'<span class="sub">expected {escape(str(shown))}'
                      f'{" · " + outcome if outcome else ""}</span>')
     anomalies = sum(len(v.get("anomalies") or []) for v in run.checkers.values())
     failed = [name for name, v in run.checkers.items() if v.get("valid") is False]

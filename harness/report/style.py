@@ -11,6 +11,7 @@ _KNOWN_FAULTS = {
     "partition-halves": "#8e6fc4", "partition": "#8e6fc4", "partition-random": "#a879c9",
     "partition-majorities-ring": "#b57bb0", "isolate": "#7d63b8",
     "kill": "#555555", "pause": "#3d85c6", "latency": "#2aa198", "clock": "#b58900",
+    "clock-jump": "#b58900", "clock-rate": "#d4a017",
 }
 _PALETTE = ["#c27ba0", "#6d9eeb", "#93c47d", "#e69138", "#76a5af", "#a64d79", "#3c78d8"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from harness.cluster.base import node_names
 from harness.cluster.external import ExternalClusterConfig
@@ -21,6 +21,14 @@ from harness.faults.config import NemesisConfig
 from harness.workload import WORKLOADS
 
 Persistence = Literal["none", "appendonly everysec", "appendonly always"]
+Expectation = Literal["valid", "invalid"]
+# One expectation for the combined verdict, or one per checker. The branch is chosen by the
+# value's shape, so an error names only that branch (the tags, like pydantic's own union
+# tags, are dropped from the field the loader reports).
+Expect = Annotated[Union[Annotated[Expectation, Tag("literal['valid','invalid']")],
+                         Annotated[dict[str, Expectation], Tag("dict[str,expectation]")]],
+                   Discriminator(lambda v: "dict[str,expectation]" if isinstance(v, dict)
+                                 else "literal['valid','invalid']")]
 assert set(PERSISTENCE_MODES) == set(Persistence.__args__)  # type: ignore[attr-defined]
 
 
@@ -63,7 +71,8 @@ class Scenario(BaseModel):
     checker_options: dict[str, dict[str, Any]] = Field(default_factory=dict,
                                                        description="checker name -> keyword options")
     check_time_limit: float = Field(120.0, gt=0, description="seconds each checker may take")
-    expect: Literal["valid", "invalid"] = "valid"
+    expect: Expect = Field(
+        "valid", description="valid | invalid for the combined verdict, or checker name -> valid | invalid")
 
     @model_validator(mode="before")
     @classmethod
@@ -85,6 +94,14 @@ class Scenario(BaseModel):
         if not names:
             raise ValueError("name at least one checker (or leave `checkers` out for the workload's)")
         return names
+
+    @field_validator("expect")
+    @classmethod
+    def _some_expectation(cls, expect: Any) -> Any:
+        if isinstance(expect, dict) and not expect:
+            raise ValueError("name at least one checker (e.g. {mutex-graph: invalid, resource: valid}), "
+                             "or write valid / invalid")
+        return expect
 
     @property
     def checker_list(self) -> list[str]:
@@ -113,6 +130,16 @@ def cross_field_errors(scenario: Scenario) -> list[tuple[tuple[str | int, ...], 
              else [node.name for node in cluster.nodes])
     for location, message in scenario.nemesis.problems(names, scenario.clients):
         errors.append((("nemesis", *location), message))
+    if isinstance(cluster, ExternalClusterConfig):
+        for location in scenario.nemesis.clock_fault_locations():
+            errors.append((("nemesis", *location),
+                           "clock faults need nodes the harness starts (cluster mode local); "
+                           "an external cluster's node clocks cannot be changed"))
+    if isinstance(scenario.expect, dict):
+        for name in scenario.expect:
+            if name not in scenario.checker_list:
+                errors.append((("expect", name), f"expectation for {name!r}, which is not among the "
+                                                  f"checkers the scenario runs {scenario.checker_list}"))
     for name in scenario.checker_options:
         if name not in scenario.checker_list:
             errors.append((("checker_options", name),

@@ -35,6 +35,9 @@ class LockParams(WorkloadParams):
     pause_probability: float = Field(1.0, ge=0, le=1, description="chance that a cycle pauses (when pause > 0)")
     extend_probability: float = Field(0.0, ge=0, le=1, description="chance that a holder extends, then uses again")
     fenced: bool = Field(False, description="the resource rejects stale fencing tokens")
+    drift_factor: float = Field(0.01, ge=0, lt=1, description=(
+        "the lock's clock-drift allowance: validity = ttl - elapsed - (ttl * drift_factor + drift_ms)"))
+    drift_ms: float = Field(2.0, ge=0, description="the constant part of the drift allowance (ms)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,15 @@ class LockWorkload(Workload):
         self.resources = {key: ProtectedResource(f"resource-{key}", fenced=params.fenced)
                           for key in lock_names(params)}
 
+    def validate_for(self, clients: int) -> str | None:
+        from majorityredis.validity import drift_seconds
+
+        drift = drift_seconds(self.params.ttl, self.params.drift_factor, self.params.drift_ms)
+        if drift >= self.params.ttl:
+            return (f"the drift allowance ({drift:g} s = ttl * drift_factor + drift_ms) must be shorter "
+                    f"than the ttl ({self.params.ttl:g} s): no hold would ever be valid")
+        return None
+
     def keys(self) -> list[str]:
         return lock_names(self.params)
 
@@ -95,7 +107,8 @@ class LockWorkload(Workload):
     # -- one cycle -------------------------------------------------------------
     def cycle(self, mr: Any, ctx: ClientContext, cycle: LockCycle) -> None:
         h, key = ctx.history, cycle.key
-        lock = mr.lock(key, ttl=self.params.ttl)
+        lock = mr.lock(key, ttl=self.params.ttl, drift_factor=self.params.drift_factor,
+                       drift_ms=self.params.drift_ms)
         token = self._acquire(lock, h, key)
         if token is None:
             return

@@ -52,6 +52,15 @@ class RecordingCluster:
     def resume(self, node):
         self.calls.append(("resume", node))
 
+    def jump_clock(self, node, offset_s):
+        self.calls.append(("jump_clock", node, offset_s))
+
+    def set_clock_rate(self, node, rate):
+        self.calls.append(("set_clock_rate", node, rate))
+
+    def reset_clock(self, node):
+        self.calls.append(("reset_clock", node))
+
     def add_toxic(self, node, toxic_type, attributes, *, clients=None, stream="downstream", name=None):
         for client in (range(self.clients) if clients is None else clients):
             self.toxics.setdefault((client, node), {})[name] = (toxic_type, stream, dict(attributes))
