@@ -4,6 +4,10 @@ Exit code of one scenario over its seeds (its `expect`):
 - expect valid: 0 when every seed is valid; 1 when any seed found an anomaly;
   2 when none did but some verdict is unknown;
 - expect invalid: 0 when at least one seed found the anomaly, else 1;
+- expect {checker: valid|invalid} (a checker left out is expected valid): each
+  checker over the seeds as above — a checker expected invalid must fail in at
+  least one seed, one expected valid in none; 1 when a checker missed, else 2
+  when a verdict it needed is unknown;
 - a seed that could not run (exit 3 or 4: bad input, a worker without
   redis-server) makes the scenario exit with that code, unless an anomaly
   already decides it.
@@ -20,7 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from harness import exitcodes
-from harness.results import INTERRUPTED, write_json_atomic
+from harness.results import INTERRUPTED, checker_expectations, write_json_atomic
 from harness.sweeps.tasks import SeedReport
 
 SEVERITY = {exitcodes.VALID: 0, exitcodes.UNKNOWN: 1, exitcodes.INVALID: 2, exitcodes.BAD_INPUT: 3,
@@ -33,7 +37,7 @@ class ScenarioSweep:
 
     name: str
     scenario_file: str
-    expect: str
+    expect: str | dict[str, str]
     seeds: list[SeedReport] = field(default_factory=list)
 
     @property
@@ -45,6 +49,8 @@ class ScenarioSweep:
     def exit_code(self) -> int:
         verdicts = [r.valid for r in self.seeds]
         broken = [r.exit_code for r in self.seeds if r.valid is None]
+        if isinstance(self.expect, dict):
+            return self._per_checker_exit_code(broken)
         if self.expect == "invalid":
             if any(v is False for v in verdicts):
                 return exitcodes.VALID
@@ -56,6 +62,25 @@ class ScenarioSweep:
         if any(v != True for v in verdicts):  # noqa: E712 - "unknown" is truthy
             return exitcodes.UNKNOWN
         return exitcodes.VALID
+
+
+    def _per_checker_exit_code(self, broken: list[int]) -> int:
+        assert isinstance(self.expect, dict)
+        ran = [r for r in self.seeds if r.valid is not None]
+        names = {name for r in ran for name in r.checkers}
+        missed = unknown = False
+        for name, wanted in checker_expectations(self.expect, sorted(names)).items():
+            seen = [r.checkers.get(name, {}).get("valid", "unknown") for r in ran]
+            if wanted == "invalid":
+                missed |= not any(v is False for v in seen)
+            else:
+                missed |= any(v is False for v in seen)
+                unknown |= any(not isinstance(v, bool) for v in seen)
+        if missed:
+            return exitcodes.INVALID
+        if broken:
+            return max(broken, key=SEVERITY.get)  # type: ignore[arg-type]
+        return exitcodes.UNKNOWN if unknown else exitcodes.VALID
 
 
 @dataclass
@@ -122,7 +147,8 @@ def print_table(outcome: SweepOutcome, out: TextIO) -> None:
           f"{outcome.seeds_per_minute:.1f} seeds/min -> {verdict}, exit {outcome.exit_code}", file=out)
     print(f"  {'scenario':<28} {'expect':<8} {'seeds':>6} {'failing':>8} {'exit':>5}", file=out)
     for s in outcome.scenarios.values():
-        print(f"  {s.name:<28} {s.expect:<8} {len(s.seeds):>6} {len(s.failing):>8} {s.exit_code:>5}", file=out)
+        expect = s.expect if isinstance(s.expect, str) else "per-checker"
+        print(f"  {s.name:<28} {expect:<8} {len(s.seeds):>6} {len(s.failing):>8} {s.exit_code:>5}", file=out)
     for s in outcome.scenarios.values():
         for report in sorted(s.seeds, key=lambda r: r.seed):
             if report.valid is True:
@@ -156,7 +182,7 @@ def render_html(outcome: SweepOutcome) -> str:
             elif r.valid is not True:
                 links.append(esc(f"{label} ({r.error or 'no folder'})"))
         state = "ok" if s.exit_code == exitcodes.VALID else "bad"
-        rows.append(f"<tr class='{state}'><td>{esc(s.name)}</td><td>{esc(s.expect)}</td><td>{len(s.seeds)}</td>"
+        rows.append(f"<tr class='{state}'><td>{esc(s.name)}</td><td>{esc(str(s.expect))}</td><td>{len(s.seeds)}</td>"
                     + "".join(f"<td>{counts[k]}</td>" for k in counts)
                     + f"<td>{s.exit_code}</td><td>{' '.join(links) or '—'}</td></tr>")
     return f"""<!doctype html>
