@@ -5,7 +5,8 @@ for `Script` values, so a new script is covered without editing this file)
 runs with random arguments on random prior key states — missing keys, keys
 with and without TTLs, keys that expired but were never touched since,
 values of the wrong type — on a real redis-server and on a SimRedis whose
-clock is aligned to the server's TIME. Every reply is compared exactly
+clock is aligned to the server's TIME (each command runs on the server, then on
+the node with its clock at the moment the command was sent). Every reply is compared exactly
 (parsed by majorityredis.resp off the real socket: same classes, same error
 wording), and so is every key the call could touch afterwards: type, value
 and expiry time (within 50 ms). Plain commands (HMGET, SET options, Z*, H*, expiry)
@@ -87,13 +88,41 @@ def real(redis_nodes) -> Iterator[RawRedis]:  # type: ignore[no-untyped-def]
         conn.close()
 
 
-def aligned_clock(real: RawRedis) -> Callable[[], int]:
-    """A node clock (ms) that reads what the server's TIME reads (same host: an offset, measured)."""
-    before = time.time()
-    seconds, micros = real.call("TIME")
-    after = time.time()
-    offset = (int(seconds) + int(micros) / 1e6) - (before + after) / 2
-    return lambda: int((time.time() + offset) * 1000)
+class Lockstep:
+    """Runs each command on the real server, then on the node with its clock at the moment it was sent.
+
+    The server ran the command somewhere in [sent, replied]; the node runs it at
+    `sent` on a clock aligned to the server's TIME. So an expiry the two set
+    differs by at most the command's round trip: `slack_ms` keeps the longest one
+    seen, and expiry times are compared within PTTL_TOLERANCE_MS + slack_ms.
+    """
+
+    def __init__(self, real: RawRedis) -> None:
+        self.real = real
+        before = time.time()
+        seconds, micros = real.call("TIME")
+        after = time.time()
+        self._offset = (int(seconds) + int(micros) / 1e6) - (before + after) / 2
+        self._frozen: int | None = None
+        self.slack_ms = 0
+        self.sim = SimRedis(self.clock)
+
+    def now(self) -> int:
+        """The server's clock, ms (same host: the local clock plus a measured offset)."""
+        return int((time.time() + self._offset) * 1000)
+
+    def clock(self) -> int:
+        return self.now() if self._frozen is None else self._frozen
+
+    def run(self, command: Sequence[Any]) -> tuple[Any, Any]:
+        sent = self.now()
+        real_reply = self.real.call(*command)
+        self.slack_ms = max(self.slack_ms, self.now() - sent + 1)
+        self._frozen = sent
+        try:
+            return real_reply, self.sim.execute(command)
+        finally:
+            self._frozen = None
 
 
 # -- comparing -------------------------------------------------------------------------------------
@@ -129,10 +158,10 @@ def real_state(replies: list[Any]) -> tuple[str, Any, int | None] | None:
 
 
 def same_state(real_key: tuple[str, Any, int | None] | None,
-               sim_key: tuple[str, Any, int | None] | None, now_ms: int) -> bool:
+               sim_key: tuple[str, Any, int | None] | None, now_ms: int, tolerance_ms: int) -> bool:
     """Same type and value, and absolute expiry times within the tolerance."""
     def expiring(state: tuple[str, Any, int | None] | None) -> bool:
-        return state is not None and state[2] is not None and state[2] <= now_ms + PTTL_TOLERANCE_MS
+        return state is not None and state[2] is not None and state[2] <= now_ms + tolerance_ms
     if real_key is None or sim_key is None:
         # a key whose TTL ends right now may be gone on one side only
         return real_key == sim_key or expiring(real_key) or expiring(sim_key)
@@ -140,7 +169,7 @@ def same_state(real_key: tuple[str, Any, int | None] | None,
         return False
     if (real_key[2] is None) != (sim_key[2] is None):
         return False
-    return real_key[2] is None or abs(real_key[2] - sim_key[2]) <= PTTL_TOLERANCE_MS  # type: ignore[operator]
+    return real_key[2] is None or abs(real_key[2] - sim_key[2]) <= tolerance_ms  # type: ignore[operator]
 
 
 # -- the scripts and their arguments ----------------------------------------------------------------
@@ -299,8 +328,9 @@ class Tally:
     per_script: dict[str, int] | None = None
 
 
-def run_round(real: RawRedis, sim: SimRedis, clock: Callable[[], int], scripts: list[Script],
-              rng: random.Random, round_no: int, tally: Tally) -> None:
+def run_round(both: Lockstep, scripts: list[Script], rng: random.Random, round_no: int,
+              tally: Tally) -> None:
+    real, sim = both.real, both.sim
     spaces = [Space(f"r{round_no}:{i}:") for i in range(CALLS_PER_ROUND)]
     setup: list[tuple[Any, ...]] = []
     expiring = False
@@ -311,7 +341,7 @@ def run_round(real: RawRedis, sim: SimRedis, clock: Callable[[], int], scripts: 
     if rng.random() < 0.1:  # a restarted-looking script cache: EVALSHA gets NOSCRIPT on both
         setup.append(("SCRIPT", "FLUSH"))
     for command in setup:  # one at a time on both, so that TTLs start at the same moment
-        a, b = real.call(*command), sim.execute(command)
+        a, b = both.run(command)
         assert same_reply(a, b), f"seed {SEED}: setup {command!r}: real {a!r} sim {b!r}"
     if expiring:
         time.sleep(0.03)
@@ -330,7 +360,7 @@ def run_round(real: RawRedis, sim: SimRedis, clock: Callable[[], int], scripts: 
             calls.append(("SCRIPT", "LOAD", script.source))
         labels.append(script.name)
     for label, command in zip(labels, calls):
-        a, b = real.call(*command), sim.execute(command)
+        a, b = both.run(command)
         shown = command[:1] + command[2:] if command[0] == "EVAL" else command
         assert same_reply(a, b), f"seed {SEED}: {label} {shown!r}: real {a!r} sim {b!r}"
         tally.calls += 1
@@ -341,14 +371,14 @@ def run_round(real: RawRedis, sim: SimRedis, clock: Callable[[], int], scripts: 
     keys = [key for space in spaces for key in space.all_keys]
     reads = [c for key in keys for c in read_state_commands(key.encode())]
     read_replies = real.call_many(reads)
-    now_ms = clock()
+    now_ms = both.clock()
     snapshot = sim.keys_snapshot()
     for i, key in enumerate(keys):
         real_key = real_state(read_replies[5 * i:5 * i + 5])
         sim_key = snapshot.get(key.encode())
         if sim_key is not None and sim_key[2] is not None:
             sim_key = (sim_key[0], sim_key[1], now_ms + sim_key[2])  # absolute, like PEXPIRETIME
-        assert same_state(real_key, sim_key, now_ms), \
+        assert same_state(real_key, sim_key, now_ms, PTTL_TOLERANCE_MS + both.slack_ms), \
             f"seed {SEED} round {round_no}: key {key}: real {real_key!r} sim {sim_key!r}"
         tally.keys_compared += 1
 
@@ -356,18 +386,18 @@ def run_round(real: RawRedis, sim: SimRedis, clock: Callable[[], int], scripts: 
 def test_every_library_script_matches_a_real_redis_server(real: RawRedis) -> None:
     scripts = library_scripts()
     assert len(scripts) >= 15, [s.name for s in scripts]  # the scan found the library's scripts
-    clock = aligned_clock(real)
-    sim = SimRedis(clock)
+    both = Lockstep(real)
+    sim = both.sim
     for script in scripts:  # both caches start with every script, as the fan-out leaves them
         assert real.call("SCRIPT", "LOAD", script.source) == sim.execute(("SCRIPT", "LOAD", script.source))
     rng = random.Random(SEED)
     tally = Tally(per_script={})
     started = time.monotonic()
     for round_no in range(ROUNDS):
-        run_round(real, sim, clock, scripts, rng, round_no, tally)
+        run_round(both, scripts, rng, round_no, tally)
     elapsed = time.monotonic() - started
     print(f"\n{tally.calls} script calls ({tally.errors} error replies), {tally.keys_compared} key states "
-          f"compared in {elapsed:.1f} s; per script: {tally.per_script}")
+          f"compared in {elapsed:.1f} s (longest round trip {both.slack_ms} ms); per script: {tally.per_script}")
     assert tally.calls == ROUNDS * CALLS_PER_ROUND
     assert set(tally.per_script or {}) == {s.name for s in scripts}  # every script ran
     assert tally.errors > 0  # the error paths were exercised too
@@ -414,16 +444,16 @@ def plain_command(rng: random.Random, prefix: str) -> tuple[Any, ...]:
 
 
 def test_plain_commands_match_a_real_redis_server(real: RawRedis) -> None:
-    sim = SimRedis(aligned_clock(real))
+    both = Lockstep(real)
     rng = random.Random(SEED + 1)
     compared = 0
     for round_no in range(30):
         prefix = f"p{round_no}:"
         commands = [plain_command(rng, prefix) for _ in range(100)]
         for command in commands:
-            a, b = real.call(*command), sim.execute(command)
+            a, b = both.run(command)
             if command[0] == "PTTL" and isinstance(a, int) and a >= 0:
-                ok = isinstance(b, int) and abs(a - b) <= PTTL_TOLERANCE_MS
+                ok = isinstance(b, int) and abs(a - b) <= PTTL_TOLERANCE_MS + both.slack_ms
             elif command[0] == "TTL" and isinstance(a, int) and a >= 0:
                 ok = isinstance(b, int) and abs(a - b) <= 1
             else:
