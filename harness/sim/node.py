@@ -24,12 +24,12 @@ which is what a client can observe).
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from redis.exceptions import DataError
 
-from majorityredis import resp
 from harness.sim.node_commands import COMMANDS
 from harness.sim.node_keyspace import Keyspace, ZSet
 from harness.sim.node_lua import LuaScripts
@@ -42,6 +42,7 @@ from harness.sim.node_replies import (
     format_double,
     parse_int,
 )
+from majorityredis import resp
 
 _NOSCRIPT = b"NOSCRIPT No matching script. Please use EVAL."
 _NOT_IN_SCRIPT = b"ERR This Redis command is not allowed from script"
@@ -139,7 +140,7 @@ class SimRedis:
         if keep == "none":
             self._keyspace.clear()
             return
-        if isinstance(keep, str) or isinstance(keep, bool) or not isinstance(keep, (int, float)):
+        if isinstance(keep, (str, bool)) or not isinstance(keep, (int, float)):
             raise ValueError(f"keep must be 'all', 'none' or a number of seconds, not {keep!r}")
         if self._journal_clock is None:
             raise ValueError("restart(keep=<seconds>) needs a node made with journal_clock")
@@ -263,7 +264,7 @@ class SimRedis:
         if sha not in self._compiled:
             function, message = self._lua.compile(source)
             if function is None:
-                raise CommandError(b"ERR Error compiling script (new function): " + message)
+                raise CommandError(b"ERR Error compiling script (new function): " + (message or b""))
             self._compiled[sha] = function
         self._loaded.add(sha)
         return sha
@@ -329,7 +330,7 @@ def _scalar(value: Any) -> Any:
         return value
     if kind is int:
         return value if INT64_MIN <= value < 2 ** 63 else INT64_MIN
-    if value != value or not -2.0 ** 63 <= value < 2.0 ** 63:
+    if math.isnan(value) or not -2.0 ** 63 <= value < 2.0 ** 63:
         return INT64_MIN
     return int(value)
 

@@ -278,12 +278,12 @@ class LuaScripts:
         if not argv or None in argv:
             raise ScriptError(_arg_error(argv))
         try:
-            reply = self._call(argv)
+            reply = self._call(argv)  # type: ignore[arg-type]
         except CommandError as error:
             raise ScriptError(error.message) from None
         except ScriptError:
             raise
-        except BaseException as error:  # a bug in the node: surface it, do not turn it into a reply
+        except BaseException as error:  # noqa: BLE001 - a bug in the node: kept and re-raised by the node
             if self.internal_error is None:
                 self.internal_error = error
             raise ScriptError(b"ERR internal error in the simulated node") from None
