@@ -624,6 +624,21 @@ def _lte_max(member: bytes, high: tuple[bytes | None, bool, int]) -> bool:
     return member < value if open_ else member <= value  # type: ignore[operator]
 
 
+def _lex_empty(low: tuple[bytes | None, bool, int], high: tuple[bytes | None, bool, int]) -> bool:
+    """A range that is always empty (min above max, or equal with an open end), as sdscmplex sees it."""
+    (lv, lo, linf), (hv, ho, hinf) = low, high
+    if linf or hinf:
+        if linf == hinf:
+            cmp = 0
+        elif linf == -1 or hinf == 1:
+            cmp = -1
+        else:
+            cmp = 1
+    else:
+        cmp = (lv > hv) - (lv < hv)  # type: ignore[operator]
+    return cmp > 0 or (cmp == 0 and (lo or ho))
+
+
 def _lex_walk(order: list[tuple[float, bytes]], low: tuple[bytes | None, bool, int],
               high: tuple[bytes | None, bool, int], reverse: bool, offset: int,
               count: int) -> list[tuple[float, bytes]]:
@@ -631,6 +646,9 @@ def _lex_walk(order: list[tuple[float, bytes]], low: tuple[bytes | None, bool, i
     Redis starts at the first member past the near bound and stops at the first one past the far
     bound, skipping `offset` members unchecked — reproduced here)."""
     n = len(order)
+    if _lex_empty(low, high) or not n or not _gte_min(order[-1][1], low) \
+            or not _lte_max(order[0][1], high):
+        return []  # zzlIsInLexRange: the last member must reach min, the first must not pass max
     if reverse:
         start = next((i for i in range(n - 1, -1, -1) if _lte_max(order[i][1], high)), None)
         if start is None or not _gte_min(order[start][1], low):

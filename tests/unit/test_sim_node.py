@@ -281,3 +281,13 @@ def test_a_bug_in_the_node_raises_instead_of_becoming_a_reply(node: SimRedis,
         node.execute(("EVAL", "return redis.pcall('GET', 'k')", 0))
     with pytest.raises(ZeroDivisionError):
         node.execute(("GET", "k"))
+
+
+def test_lex_ranges_on_members_of_one_score(node: SimRedis) -> None:
+    node.execute(("ZADD", "z", "0", "d", "0", "b", "0", "a", "0", "c"))
+    assert node.execute(("ZRANGEBYLEX", "z", "(b", "(d")) == [b"c"]
+    assert node.execute(("ZRANGEBYLEX", "z", "-", "+", "LIMIT", 1, 2)) == [b"b", b"c"]
+    assert node.execute(("ZREVRANGEBYLEX", "z", "[c", "-")) == [b"c", b"b", b"a"]
+    assert node.execute(("ZLEXCOUNT", "z", "[b", "+")) == 3
+    assert node.execute(("ZRANGEBYLEX", "z", "[c", "[b")) == []
+    assert isinstance(node.execute(("ZRANGEBYLEX", "z", "b", "+")), ResponseError)
