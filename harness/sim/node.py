@@ -24,15 +24,15 @@ which is what a client can observe).
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from redis.exceptions import DataError
 
-from majorityredis import resp
 from harness.sim.node_commands import COMMANDS
 from harness.sim.node_keyspace import Keyspace, ZSet
-from harness.sim.node_lua import LuaScripts, lua_type
+from harness.sim.node_lua import LuaScripts
 from harness.sim.node_replies import (
     INT64_MIN,
     NOT_INTEGER,
@@ -42,6 +42,7 @@ from harness.sim.node_replies import (
     format_double,
     parse_int,
 )
+from majorityredis import resp
 
 _NOSCRIPT = b"NOSCRIPT No matching script. Please use EVAL."
 _NOT_IN_SCRIPT = b"ERR This Redis command is not allowed from script"
@@ -119,7 +120,7 @@ class SimRedis:
     # -- the interface -------------------------------------------------------------------------
     def execute(self, args: Sequence[bytes | str | int | float]) -> Any:
         """Run one command; returns what majorityredis.resp would parse from the real reply."""
-        argv = [encode_arg(a) for a in args]
+        argv = [a if type(a) is bytes else encode_arg(a) for a in args]
         ks = self._keyspace
         ks.now = int(self._clock_ms())
         if self._journal_clock is not None:
@@ -139,7 +140,7 @@ class SimRedis:
         if keep == "none":
             self._keyspace.clear()
             return
-        if isinstance(keep, str) or isinstance(keep, bool) or not isinstance(keep, (int, float)):
+        if isinstance(keep, (str, bool)) or not isinstance(keep, (int, float)):
             raise ValueError(f"keep must be 'all', 'none' or a number of seconds, not {keep!r}")
         if self._journal_clock is None:
             raise ValueError("restart(keep=<seconds>) needs a node made with journal_clock")
@@ -169,7 +170,7 @@ class SimRedis:
 
     # -- dispatch ------------------------------------------------------------------------------
     def _dispatch(self, argv: list[bytes]) -> Any:
-        name = argv[0].upper().decode("latin-1")
+        name = _command_name(argv[0])
         entry = COMMANDS.get(name)
         if entry is not None:
             arity, handler = entry
@@ -191,7 +192,7 @@ class SimRedis:
 
     def _script_call(self, argv: list[bytes]) -> Any:
         """redis.call/pcall from a script (errors worded as Redis 7.0 words them there)."""
-        name = argv[0].upper().decode("latin-1")
+        name = _command_name(argv[0])
         entry = COMMANDS.get(name)
         if entry is not None:
             arity, handler = entry
@@ -263,7 +264,7 @@ class SimRedis:
         if sha not in self._compiled:
             function, message = self._lua.compile(source)
             if function is None:
-                raise CommandError(b"ERR Error compiling script (new function): " + message)
+                raise CommandError(b"ERR Error compiling script (new function): " + (message or b""))
             self._compiled[sha] = function
         self._loaded.add(sha)
         return sha
@@ -294,54 +295,68 @@ class SimRedis:
     def _run(self, sha: str, numkeys: int, args: list[bytes]) -> Any:
         lua = self._lua
         lua.internal_error = None
-        ok, result = lua.run(self._compiled[sha], numkeys, args)
+        outcome = lua.run(self._compiled[sha], numkeys, args)
         if lua.internal_error is not None:
             error, lua.internal_error = lua.internal_error, None
             raise error
-        if ok:
-            return self._from_lua(result)
-        if lua_type(result) != "table":  # pragma: no cover - the handler always makes a table
-            raise CommandError(b"ERR Error running script " + sha.encode() + b", execution failure")
-        message = result[b"err"]
-        text = b"(null)" if message is None else (message if type(message) is bytes
-                                                 else _lua_tostring(message))
-        source, line = result[b"source"], result[b"line"]
+        if outcome[0] is True:
+            if len(outcome) == 2:
+                return _scalar(outcome[1])
+            return _decode(outcome, 1)[0]
+        _, message, source, line = outcome
+        text = b"(null)" if message is None else message
         if source is not None and line:
             text += b" script: " + sha.encode() + b", on " + source + b":" + _lua_tostring(line) + b"."
         raise CommandError(text)  # on the wire "-" + text: no "ERR " is added
 
-    def _from_lua(self, value: Any) -> Any:
-        """A script's return value as Redis 7.0 converts it to a RESP2 reply (luaReplyToRedisReply)."""
-        kind = type(value)
-        if kind is bytes:
-            return value
-        if kind is bool:
-            return 1 if value else None
-        if kind is int:
-            return value if INT64_MIN <= value < 2 ** 63 else INT64_MIN
-        if kind is float:
-            if value != value or not -2.0 ** 63 <= value < 2.0 ** 63:
-                return INT64_MIN
-            return int(value)
-        if lua_type(value) != "table":
-            return None
-        err = value[b"err"]
-        if type(err) is bytes:
-            return _ErrorReply(_error_line(err))
-        ok = value[b"ok"]
-        if type(ok) is bytes:
-            return Status(ok.replace(b"\r", b" ").replace(b"\n", b" "))
-        double = value[b"double"]
-        if type(double) in (int, float):
-            return format_double(float(double))
-        out = []
-        index = 1
-        while True:
-            item = value[index]
-            if item is None:
-                return out
-            out.append(self._from_lua(item))
-            index += 1
+
+_NAMES: dict[bytes, str] = {}
+
+
+def _command_name(raw: bytes) -> str:
+    """The upper-case command name (cached: scripts send the same few names again and again)."""
+    name = _NAMES.get(raw)
+    if name is None:
+        name = raw.upper().decode("latin-1")
+        if len(_NAMES) < 1024:
+            _NAMES[raw] = name
+    return name
+
+
+def _scalar(value: Any) -> Any:
+    """A Lua string or number as Redis replies it (numbers truncated to int64 like a C cast)."""
+    kind = type(value)
+    if kind is bytes:
+        return value
+    if kind is int:
+        return value if INT64_MIN <= value < 2 ** 63 else INT64_MIN
+    if math.isnan(value) or not -2.0 ** 63 <= value < 2.0 ** 63:
+        return INT64_MIN
+    return int(value)
+
+
+def _decode(tokens: tuple[Any, ...], i: int) -> tuple[Any, int]:
+    """One reply from the flattened form the Lua side emits (see node_lua `emit`)."""
+    token = tokens[i]
+    if token is not False:
+        return _scalar(token), i + 1
+    tag = tokens[i + 1]
+    if tag == b"N":
+        return None, i + 2
+    if tag == b"A":
+        count = tokens[i + 2]
+        i += 3
+        items = []
+        for _ in range(count):
+            item, i = _decode(tokens, i)
+            items.append(item)
+        return items, i
+    value = tokens[i + 2]
+    if tag == b"E":
+        return _ErrorReply(_error_line(value)), i + 3
+    if tag == b"S":
+        return Status(value.replace(b"\r", b" ").replace(b"\n", b" ")), i + 3
+    return format_double(float(value)), i + 3  # b"D"
 
 
 def _lua_tostring(value: Any) -> bytes:

@@ -610,16 +610,66 @@ def _lex_bound(raw: bytes) -> tuple[bytes | None, bool, int]:
     raise CommandError("ERR min or max not valid string range item")
 
 
-def _lex_in(member: bytes, low: tuple[bytes | None, bool, int], high: tuple[bytes | None, bool, int]) -> bool:
-    lv, lo, linf = low
-    hv, ho, hinf = high
-    if linf == 1 or hinf == -1:
-        return False
-    if linf == 0 and (member < lv or (lo and member == lv)):  # type: ignore[operator]
-        return False
-    if hinf == 0 and (member > hv or (ho and member == hv)):  # type: ignore[operator]
-        return False
-    return True
+def _gte_min(member: bytes, low: tuple[bytes | None, bool, int]) -> bool:
+    value, open_, inf = low
+    if inf:
+        return inf < 0
+    return member > value if open_ else member >= value  # type: ignore[operator]
+
+
+def _lte_max(member: bytes, high: tuple[bytes | None, bool, int]) -> bool:
+    value, open_, inf = high
+    if inf:
+        return inf > 0
+    return member < value if open_ else member <= value  # type: ignore[operator]
+
+
+def _lex_empty(low: tuple[bytes | None, bool, int], high: tuple[bytes | None, bool, int]) -> bool:
+    """A range that is always empty (min above max, or equal with an open end), as sdscmplex sees it."""
+    (lv, lo, linf), (hv, ho, hinf) = low, high
+    if linf or hinf:
+        if linf == hinf:
+            cmp = 0
+        elif linf == -1 or hinf == 1:
+            cmp = -1
+        else:
+            cmp = 1
+    else:
+        cmp = (lv > hv) - (lv < hv)  # type: ignore[operator]
+    return cmp > 0 or (cmp == 0 and (lo or ho))
+
+
+def _lex_walk(order: list[tuple[float, bytes]], low: tuple[bytes | None, bool, int],
+              high: tuple[bytes | None, bool, int], reverse: bool, offset: int,
+              count: int) -> list[tuple[float, bytes]]:
+    """A lex range as Redis walks it (members are meant to share one score; when they do not,
+    Redis starts at the first member past the near bound and stops at the first one past the far
+    bound, skipping `offset` members unchecked — reproduced here)."""
+    n = len(order)
+    if _lex_empty(low, high) or not n or not _gte_min(order[-1][1], low) \
+            or not _lte_max(order[0][1], high):
+        return []  # zzlIsInLexRange: the last member must reach min, the first must not pass max
+    if reverse:
+        start = next((i for i in range(n - 1, -1, -1) if _lte_max(order[i][1], high)), None)
+        if start is None or not _gte_min(order[start][1], low):
+            return []
+        walk = order[start::-1]
+        inside: Callable[[bytes], bool] = lambda m: _gte_min(m, low)
+    else:
+        start = next((i for i in range(n) if _gte_min(order[i][1], low)), None)
+        if start is None or not _lte_max(order[start][1], high):
+            return []
+        walk = order[start:]
+        inside = lambda m: _lte_max(m, high)
+    if offset < 0:
+        return []
+    out = []
+    for item in walk[offset:]:
+        if count == 0 or not inside(item[1]):
+            break
+        out.append(item)
+        count -= 1
+    return out
 
 
 def _range_reply(picked: list[tuple[float, bytes]], withscores: bool) -> list[bytes]:
@@ -662,9 +712,7 @@ def _zrange_generic(ks: Keyspace, key: bytes, first: bytes, second: bytes, optio
         i += 1
     reverse = bool(reverse)
     by = "rank" if by == "auto" else by
-    if limit is not None and limit[1] == -1:
-        limit = None  # Redis keeps "no limit" as count -1
-    if limit is not None and by == "rank":
+    if limit is not None and limit[1] != -1 and by == "rank":  # Redis stores "no limit" as count -1
         raise CommandError("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")
     if withscores and by == "lex":
         raise CommandError("ERR syntax error, WITHSCORES not supported in combination with BYLEX")
@@ -702,7 +750,8 @@ def _zrange_generic(ks: Keyspace, key: bytes, first: bytes, second: bytes, optio
         zset = _zset(ks, key)
         if zset is None:
             return []
-        picked = [item for item in zset.order() if _lex_in(item[1], lowl, highl)]
+        offset, count = limit if limit is not None else (0, -1)
+        return _range_reply(_lex_walk(zset.order(), lowl, highl, reverse, offset, count), False)
     if reverse:
         picked = picked[::-1]
     if limit is not None:
@@ -757,7 +806,7 @@ def _zlexcount(ks: Keyspace, argv: list[bytes]) -> int:
     zset = _zset(ks, argv[0])
     if zset is None:
         return 0
-    return sum(1 for _, m in zset.order() if _lex_in(m, low, high))
+    return len(_lex_walk(zset.order(), low, high, False, 0, -1))
 
 
 def _zrem_picked(ks: Keyspace, key: bytes, zset: ZSet, picked: list[tuple[float, bytes]]) -> int:

@@ -26,7 +26,7 @@ _KEY, _FIELD, _MEMBER, _ALL = 0, 1, 2, 3  # journal record kinds
 class ZSet:
     """A sorted set: member -> score, ordered by (score, member) like Redis."""
 
-    __slots__ = ("scores", "_order")
+    __slots__ = ("_order", "scores")
 
     def __init__(self) -> None:
         self.scores: dict[bytes, float] = {}

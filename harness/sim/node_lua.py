@@ -45,7 +45,7 @@ _KEPT_GLOBALS = (
 _BOOTSTRAP = r"""
 local py_call, py_pcall, py_message, py_sha1, kept = ...
 local error, type, select, tostring, setmetatable, xpcall, pcall, rawset = error, type, select, tostring, setmetatable, xpcall, pcall, rawset
-local loadstring, setfenv, getinfo = loadstring, setfenv, debug.getinfo
+local loadstring, setfenv, getinfo, unpack, rawget = loadstring, setfenv, debug.getinfo, unpack, rawget
 local genv = _G
 
 local keep = {}
@@ -165,6 +165,47 @@ local function compile(source)
   return f
 end
 
+-- A script's reply, flattened into values Python receives in one call (luaReplyToRedisReply's
+-- walk): strings and numbers as they are; `false` then a tag for the rest: 'N' null, 'E' msg
+-- error, 'S' msg status, 'D' number double, 'A' count array (its items follow).
+local function emit(v, out, n)
+  local t = type(v)
+  if t == 'string' or t == 'number' then
+    out[n + 1] = v
+    return n + 1
+  end
+  if t == 'boolean' then
+    if v then out[n + 1] = 1; return n + 1 end
+    out[n + 1], out[n + 2] = false, 'N'
+    return n + 2
+  end
+  if t ~= 'table' then
+    out[n + 1], out[n + 2] = false, 'N'
+    return n + 2
+  end
+  local field = rawget(v, 'err')
+  if type(field) == 'string' then
+    out[n + 1], out[n + 2], out[n + 3] = false, 'E', field
+    return n + 3
+  end
+  field = rawget(v, 'ok')
+  if type(field) == 'string' then
+    out[n + 1], out[n + 2], out[n + 3] = false, 'S', field
+    return n + 3
+  end
+  field = rawget(v, 'double')
+  if type(field) == 'number' then
+    out[n + 1], out[n + 2], out[n + 3] = false, 'D', field
+    return n + 3
+  end
+  local count = 0
+  while rawget(v, count + 1) ~= nil do count = count + 1 end
+  out[n + 1], out[n + 2], out[n + 3] = false, 'A', count
+  n = n + 3
+  for i = 1, count do n = emit(rawget(v, i), out, n) end
+  return n
+end
+
 local function run(f, nkeys, ...)
   local args, keys, argv = {...}, {}, {}
   for i = 1, nkeys do keys[i] = args[i] end
@@ -172,7 +213,17 @@ local function run(f, nkeys, ...)
   rawset(genv, 'KEYS', keys)
   rawset(genv, 'ARGV', argv)
   local ok, result = xpcall(f, handler)
-  return ok, result
+  if ok then
+    local t = type(result)
+    if t == 'string' or t == 'number' then return true, result end
+    local out = {}
+    return true, unpack(out, 1, emit(result, out, 0))
+  end
+  -- the handler made it a table: Redis reads err (lua_tostring), source and line
+  local message = result.err
+  if type(message) == 'number' then message = tostring(message) end
+  if type(message) ~= 'string' then message = nil end
+  return false, message, result.source, result.line
 end
 
 return compile, run
@@ -216,21 +267,39 @@ class LuaScripts:
             return None, compiled[1]
         return compiled, None
 
-    def run(self, function: Any, numkeys: int, args: list[bytes]) -> tuple[bool, Any]:
+    def run(self, function: Any, numkeys: int, args: list[bytes]) -> tuple[Any, ...]:
+        """(True, *reply tokens) or (False, error message or None, source, line); see `emit`."""
         return self._run(function, numkeys, *args)
 
     # -- redis.call ---------------------------------------------------------------------------
     def _redis_call(self, *args: Any) -> Any:
-        failed, value = self._execute(args)
-        if failed:
-            raise ScriptError(value)
-        return value
+        """redis.call: the reply as a Lua value, or a raised ScriptError (Lua's error value)."""
+        argv = [arg if type(arg) is bytes else _lua_arg(arg) for arg in args]
+        if not argv or None in argv:
+            raise ScriptError(_arg_error(argv))
+        try:
+            reply = self._call(argv)  # type: ignore[arg-type]
+        except CommandError as error:
+            raise ScriptError(error.message) from None
+        except ScriptError:
+            raise
+        except BaseException as error:  # noqa: BLE001 - a bug in the node: kept and re-raised by the node
+            if self.internal_error is None:
+                self.internal_error = error
+            raise ScriptError(b"ERR internal error in the simulated node") from None
+        if reply is None:
+            return False
+        kind = type(reply)
+        if kind is bytes or kind is int:
+            return reply
+        return self.to_lua(reply)
 
     def _redis_pcall(self, *args: Any) -> Any:
-        failed, value = self._execute(args)
-        if failed:
-            return self._table_from({b"err": value})
-        return value
+        """redis.pcall: like redis.call, but an error reply is returned as {err=...}."""
+        try:
+            return self._redis_call(*args)
+        except ScriptError as error:
+            return self._table_from({b"err": error.message})
 
     def _message(self, error: Any) -> bytes:
         if isinstance(error, ScriptError):
@@ -238,31 +307,6 @@ class LuaScripts:
         if isinstance(error, BaseException) and self.internal_error is None:
             self.internal_error = error
         return b"ERR internal error in the simulated node"
-
-    def _execute(self, args: tuple[Any, ...]) -> tuple[bool, Any]:
-        """(failed, error message) or (False, the reply as a Lua value)."""
-        if not args:
-            return True, b"ERR Please specify at least one argument for this redis lib call"
-        argv: list[bytes] = []
-        for arg in args:
-            kind = type(arg)
-            if kind is bytes:
-                argv.append(arg)
-            elif kind is int:
-                argv.append(str(arg).encode() if -10 ** 17 < arg < 10 ** 17 else lua_number_arg(arg))
-            elif kind is float:
-                argv.append(lua_number_arg(arg))
-            else:
-                return True, b"ERR Lua redis lib command arguments must be strings or integers"
-        try:
-            reply = self._call(argv)
-        except CommandError as error:
-            return True, error.message
-        except BaseException as error:  # a bug in the node: surface it, do not turn it into a reply
-            if self.internal_error is None:
-                self.internal_error = error
-            return True, b"ERR internal error in the simulated node"
-        return False, self.to_lua(reply)
 
     def to_lua(self, reply: Any) -> Any:
         """A reply as Redis hands it to Lua (RESP2): null -> false, arrays -> tables, +s -> {ok=s}."""
@@ -274,6 +318,22 @@ class LuaScripts:
         if kind is Status:
             return self._table_from({b"ok": bytes(reply)})
         return reply
+
+
+def _lua_arg(value: Any) -> bytes | None:
+    """A non-string redis.call argument as Redis 7.0 converts it (None: not allowed)."""
+    kind = type(value)
+    if kind is int:
+        return str(value).encode() if -10 ** 17 < value < 10 ** 17 else lua_number_arg(value)
+    if kind is float:
+        return lua_number_arg(value)
+    return None
+
+
+def _arg_error(argv: list[bytes | None]) -> bytes:
+    if not argv:
+        return b"ERR Please specify at least one argument for this redis lib call"
+    return b"ERR Lua redis lib command arguments must be strings or integers"
 
 
 def _sha1hex(data: bytes) -> bytes:
