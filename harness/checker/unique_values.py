@@ -304,7 +304,16 @@ class _Check:
 
     # ------------------------------------------------------------------ anomalies
 
+    def _listing_full(self) -> bool:
+        """True (and the anomaly counted) when no more anomalies are listed: skip the words."""
+        if len(self.anomalies) < MAX_ANOMALIES_PER_KEY:
+            return False
+        self.found += 1
+        return True
+
     def _unwritten(self, i: int, value: Hashable) -> None:
+        if self._listing_full():
+            return
         failed = self.failed_writer.get(value)
         why = (f"only a failed write (index {failed.index}) had it, and a failed op did not take effect"
                if failed is not None else "no op wrote it")
@@ -313,6 +322,8 @@ class _Check:
 
     def _order_broken(self, before: int, after: int, chain: list[Hashable]) -> None:
         """`after` completed before `before` began, but the chain puts `before` first."""
+        if self._listing_full():
+            return
         b_read, a_read = self._is_read(before), self._is_read(after)
         chain_text = self._chain_text(chain)
         lines = [f"{self._name(after, times=True)} completed before",
@@ -348,6 +359,8 @@ class _Check:
         Told from the side of the op that began after the other side's r completed (a
         stale read, a lost write, non-monotonic reads); when the two r ops overlap in
         time, neither side is older: a cycle."""
+        if self._listing_full():
+            return
         _, x1, _, r1 = one
         _, x2, _, r2 = other
         if self.end[r1] < self.start[r2]:   # tell it from the side of the later r
