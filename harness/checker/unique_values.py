@@ -283,14 +283,19 @@ class _Check:
 
     def _check_zones(self, zones: list[Zone], chains: list[list[Hashable]],
                      reads_of: dict[Hashable, list[int]]) -> None:
-        """Step 4: forward zones must not overlap; no backward zone lies strictly inside one."""
+        """Step 4: forward zones must not overlap; no backward zone lies strictly inside one.
+
+        One op that went back in time (a stale read at the end of a long history) conflicts
+        with every value written since: each such op is reported once, beside the value
+        that came last before it; the other conflicts are only counted."""
+        pairs: list[tuple[int, int]] = []
         forward = sorted((a, b, n) for n, (a, _, b, _) in enumerate(zones) if a < b)
         starts = [a for a, _, _ in forward]
         reach: list[tuple[float, int]] = []   # per forward zone: the furthest end so far, and whose
         furthest, whose = -INFINITY, -1
         for a, b, n in forward:
             if a < furthest:
-                self._conflict(zones[whose], zones[n], chains[whose], chains[n], reads_of)
+                pairs.append((whose, n))
             if b > furthest:
                 furthest, whose = b, n
             reach.append((furthest, whose))
@@ -299,8 +304,23 @@ class _Check:
                 continue
             before = bisect_left(starts, b)  # forward zones starting strictly before this one's start
             if before and reach[before - 1][0] > a:
-                around = reach[before - 1][1]
-                self._conflict(zones[around], zones[n], chains[around], chains[n], reads_of)
+                pairs.append((reach[before - 1][1], n))
+        start, end = self.start, self.end
+        by_late_op: dict[int, tuple[int, int, int]] = {}   # late r -> (its side, other side, conflicts)
+        for one, other in pairs:
+            r1, r2 = zones[one][3], zones[other][3]
+            if end[r1] < start[r2]:     # told from the side of the op that began later
+                one, other, r1, r2 = other, one, r2, r1
+            kept = by_late_op.get(r1)
+            if kept is None:
+                by_late_op[r1] = (one, other, 1)
+            else:
+                latest = other if end[r2] > end[zones[kept[1]][3]] else kept[1]
+                by_late_op[r1] = (one, latest, kept[2] + 1)
+        for r1 in sorted(by_late_op, key=start.__getitem__):
+            one, other, count = by_late_op[r1]
+            self.found += count - 1
+            self._conflict(zones[one], zones[other], chains[one], chains[other], reads_of, count - 1)
 
     # ------------------------------------------------------------------ anomalies
 
@@ -352,20 +372,17 @@ class _Check:
         self._add(kind, [before, after], message, lines)
 
     def _conflict(self, one: Zone, other: Zone, one_chain: list[Hashable], other_chain: list[Hashable],
-                  reads_of: dict[Hashable, list[int]]) -> None:
+                  reads_of: dict[Hashable, list[int]], more: int) -> None:
         """Two chains that must each come before the other: an op of each (x, the first to
         complete) completed before an op of the other (r, the last to begin) began.
 
-        Told from the side of the op that began after the other side's r completed (a
-        stale read, a lost write, non-monotonic reads); when the two r ops overlap in
-        time, neither side is older: a cycle."""
+        Told from the side of `one`, whose r began after the other's r completed (a stale
+        read, a lost write, non-monotonic reads); when the two r ops overlap in time,
+        neither side is older: a cycle. `more`: other conflicts of the same late op."""
         if self._listing_full():
             return
         _, x1, _, r1 = one
         _, x2, _, r2 = other
-        if self.end[r1] < self.start[r2]:   # tell it from the side of the later r
-            one, other, one_chain, other_chain = other, one, other_chain, one_chain
-            x1, r1, x2, r2 = x2, r2, x1, r1
         old, new = self._chain_text(one_chain), self._chain_text(other_chain)
         ids = [self.writer[one_chain[0]], x1, r1, self.writer[other_chain[0]], x2, r2]
         seen = self._seen(r1)
@@ -376,12 +393,14 @@ class _Check:
                           f"{self._completed(x1)} before",
                           f"{self._name(r2, times=True)} began, so {old} came before {new};",
                           f"{self._completed(x2)} before",
-                          f"{self._name(r1, times=True)} began, so {new} came before {old}."])
+                          f"{self._name(r1, times=True)} began, so {new} came before {old}.",
+                          *self._more(more)])
             return
         lines = [f"{self._completed(x1)} before",
                  f"{self._name(r2, times=True)} began, so {old} came before {new};",
                  f"{self._name(r2, times=True)} completed before",
-                 f"{self._name(r1, times=True)} began, which therefore cannot see {old} any more."]
+                 f"{self._name(r1, times=True)} began, which therefore cannot see {old} any more.",
+                 *self._more(more)]
         if self._is_read(r2):
             self._add(NON_MONOTONIC, ids, f"{self._name(r2)} returned {self._seen(r2)}; then {self._name(r1)}, "
                       f"begun after it completed, {self._saw(r1)} the older {seen}", lines)
@@ -392,6 +411,11 @@ class _Check:
         if not observed:
             message += f"; no op ever observed {new}: the write is lost"
         self._add(STALE if observed else LOST, ids, message, lines)
+
+    @staticmethod
+    def _more(more: int) -> list[str]:
+        return [f"(The same op conflicts with {more} other value{'s' if more > 1 else ''} written in "
+                "between; this is the latest.)"] if more else []
 
     def _add(self, kind: str, ids: list[int], message: str, lines: list[str]) -> None:
         self.found += 1
