@@ -263,8 +263,8 @@ def register_benchmark(sizes: list[int], wgl_limit: float) -> bool:
         ops, crashed = _counts(events)
         elapsed, cpu, verdict = _timed(events)
         rows.append(("recorded (harness, 10 clients, faults)", ops, crashed, elapsed, cpu, verdict.valid,
-                     f"{verdict.stats['algorithm']}, {verdict.stats.get('unobserved_info_dropped', 0)} unobserved "
-                     f"info writes dropped; parsing the file {parsing:.2f} s"))
+                     (f"{verdict.stats['algorithm']}, {verdict.stats.get('unobserved_info_dropped', 0)} "
+                      f"unobserved info writes dropped; parsing the file {parsing:.2f} s")))
         if verdict.valid is not True:
             wrong.append(f"recorded: got {verdict.valid}, expected True (the run's verdict)")
         if wgl_limit > 0:

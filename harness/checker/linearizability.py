@@ -65,7 +65,8 @@ def check_linearizable(events: Sequence[Event], model: Model, *, time_limit: flo
     to_search = parts
     if algorithm != "wgl":
         to_search = {}
-        fast_keys, unobserved, unlisted, because = 0, 0, 0, {}
+        fast_keys = unobserved = unlisted = 0
+        because: dict[str, str] = {}
         for key, part in parts.items():
             outcome = unique_values.check_key(key, part, model)
             if isinstance(outcome, str):

@@ -348,8 +348,8 @@ class _Check:
         chain_text = self._chain_text(chain)
         lines = [f"{self._name(after, times=True)} completed before",
                  f"{self._name(before, times=True)} began,",
-                 f"but the values {chain_text} follow each other (each cas replaced the one before it), "
-                 "so the second must precede the first."]
+                 (f"but the values {chain_text} follow each other (each cas replaced the one before it), "
+                  "so the second must precede the first.")]
         if a_read and not b_read:
             kind = FUTURE
             message = (f"{self._name(after)} returned {_show(self.read_value(after))}, which "
@@ -414,8 +414,10 @@ class _Check:
 
     @staticmethod
     def _more(more: int) -> list[str]:
-        return [f"(The same op conflicts with {more} other value{'s' if more > 1 else ''} written in "
-                "between; this is the latest.)"] if more else []
+        if not more:
+            return []
+        plural = "s" if more > 1 else ""
+        return [f"(The same op conflicts with {more} other value{plural} written in between; this is the latest.)"]
 
     def _add(self, kind: str, ids: list[int], message: str, lines: list[str]) -> None:
         self.found += 1

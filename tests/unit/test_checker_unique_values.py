@@ -401,3 +401,13 @@ def test_the_random_histories_cover_both_verdicts_and_every_outcome() -> None:
     events = [e for _ in range(50) for e in simulated(rng, True, 8)]
     assert {e.type for e in events} == {"invoke", "ok", "fail", "info"}
     assert sum(e.type == "invoke" for e in events) > sum(e.type != "invoke" for e in events)
+
+
+def test_an_op_that_went_back_is_reported_once_beside_the_latest_value() -> None:
+    h = History().op(0, "write", 1).op(0, "write", 2).op(0, "write", 3).op(0, "write", 4).op(1, "read", None, 1)
+    verdict = fast(h)
+    [anomaly] = verdict.anomalies
+    assert anomaly.kind == "lost-write"
+    assert "write 4 (index 6, process 0) had replaced it" in anomaly.message
+    assert "conflicts with 2 other values" in anomaly.details["explanation"]
+    assert verdict.stats["unlisted_anomalies"] == 2
