@@ -88,9 +88,10 @@ def check_linearizable(events: Sequence[Event], model: Model, *, time_limit: flo
             stats["unlisted_anomalies"] = unlisted
         if because:
             stats["wgl_because"] = because
-        stats["algorithm"] = unique_values.ALGORITHM + ("+wgl" if to_search and fast_keys else "")
-        if to_search and not fast_keys:
-            stats["algorithm"] = "wgl"
+        stats["algorithm"] = ("wgl" if not fast_keys else
+                              unique_values.ALGORITHM + "+wgl" if to_search else unique_values.ALGORITHM)
+        if not parts:
+            stats["algorithm"] = unique_values.ALGORITHM   # nothing to decide: no search either
     else:
         stats["algorithm"] = "wgl"
     searched, unresolved = _search(to_search, model, deadline, clock, stats, stop=bool(anomalies))
