@@ -9,9 +9,11 @@
    20k, 100k and 1M ops with about 3 % crashed (`info`) writes, one of them with a
    stale read injected, and one recorded by the harness (tests/data/registers/register-faults.yaml:
    10 clients back to back under kills, partitions, latency and bandwidth faults;
-   `--record` records it again). Prints a table of check times, the 1M / 100k
-   ratio (about 10 when the time grows linearly) and the target: 100k ops in < 5 s;
-   also what WGL alone makes of the 20k and recorded ones within `--wgl-limit`.
+   `--record` records it again). Prints a table of check times (wall and CPU),
+   the 1M / 100k ratio (about 10 when the time grows linearly) and the target:
+   100k ops in < 5 s of CPU (on a shared machine the wall time also counts what
+   other processes take; it is printed beside it, with the load average); also
+   what WGL alone makes of the 20k and recorded ones within `--wgl-limit`.
 
 Not a test: numbers depend on the machine.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -248,7 +251,7 @@ def register_benchmark(sizes: list[int], wgl_limit: float) -> bool:
             elapsed, cpu, stale = _timed(with_stale_read(events))
             kinds = sorted({a.kind for a in stale.anomalies})
             found = len(stale.anomalies) + stale.stats.get("unlisted_anomalies", 0)
-            rows.append(("generated 100k + stale read", ops, crashed, elapsed, cpu, stale.valid,
+            rows.append(("generated 100k, a stale read injected", ops, crashed, elapsed, cpu, stale.valid,
                          f"{', '.join(kinds)}; {found} conflicts, {len(stale.anomalies)} listed"))
             if stale.valid is not False:
                 wrong.append(f"generated 100k with a stale read: got {stale.valid}, expected False")
@@ -277,13 +280,15 @@ def register_benchmark(sizes: list[int], wgl_limit: float) -> bool:
         print(f"  {name:<40} {ops:>9} {share:>15} {elapsed:>9.3f} {cpu:>8.3f}  {valid!s:<8} {note}")
     met = not wrong
     if 100_000 in seconds:
-        met_100k = seconds[100_000] < TARGET_100K_S
+        # Judged on CPU time: on a shared machine the wall time also counts the time other
+        # processes hold the cores (both are printed, with the load).
+        met_100k = cpu_seconds[100_000] < TARGET_100K_S
         met = met and met_100k
-        print(f"  100k ops: {seconds[100_000]:.2f} s (target < {TARGET_100K_S:.0f} s: "
-              f"{'met' if met_100k else 'MISSED'})")
+        print(f"  100k ops: {cpu_seconds[100_000]:.2f} s CPU, {seconds[100_000]:.2f} s wall "
+              f"(target < {TARGET_100K_S:.0f} s CPU: {'met' if met_100k else 'MISSED'}; {_load()})")
         if 1_000_000 in seconds:
-            print(f"  1M / 100k time ratio: {seconds[1_000_000] / seconds[100_000]:.1f} wall, "
-                  f"{cpu_seconds[1_000_000] / cpu_seconds[100_000]:.1f} CPU (10 = linear)")
+            print(f"  1M / 100k time ratio: {cpu_seconds[1_000_000] / cpu_seconds[100_000]:.1f} CPU, "
+                  f"{seconds[1_000_000] / seconds[100_000]:.1f} wall (10 = linear)")
     for line in wrong:
         print(f"  WRONG {line}")
     return met
@@ -293,6 +298,13 @@ def _wgl_row(name: str, events: list[Event], ops: int, crashed: int, limit: floa
     elapsed, cpu, verdict = _timed(events, algorithm="wgl", time_limit=limit)
     return (f"{name}, WGL alone", ops, crashed, elapsed, cpu, verdict.valid,
             f"time limit {limit:g} s; {verdict.stats.get('backtracks', 0)} backtracks")
+
+
+def _load() -> str:
+    try:
+        return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    except (AttributeError, OSError):
+        return "load unknown"
 
 
 def _size_name(size: int) -> str:
