@@ -2,6 +2,8 @@
 
 `check(events, name)` runs one by name. Linearizability models ("register",
 "cas-register", "kv", "mutex") share the WGL search (harness.checker.linearizability);
+"register" and "cas-register" decide keys whose written values are unique without
+it (harness.checker.unique_values; option `algorithm`: auto, unique-values, wgl);
 the graph checkers ("mutex-graph", "fencing", "resource", "queue") read the lock
 and queue workloads' histories. A new checker is one module and one entry in
 `CHECKERS`.
@@ -14,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from harness.checker.fencing import check_fencing
-from harness.checker.linearizability import check_linearizable
+from harness.checker.linearizability import UNIQUE_VALUE_MODELS, check_linearizable
 from harness.checker.models import MODELS, make_model
 from harness.checker.mutex_graph import check_mutex_graph
 from harness.checker.queue import check_queue
@@ -27,9 +29,12 @@ CheckerFunction = Callable[..., Verdict]
 
 
 def _linearizability(name: str) -> CheckerFunction:
+    default = "auto" if name in UNIQUE_VALUE_MODELS else "wgl"
+
     def run(events: Sequence[Event], *, time_limit: float | None = None,
-            clock: Callable[[], float] = time.perf_counter, **options: Any) -> Verdict:
-        return check_linearizable(events, make_model(name, **options), time_limit=time_limit, clock=clock)
+            clock: Callable[[], float] = time.perf_counter, algorithm: str = default, **options: Any) -> Verdict:
+        return check_linearizable(events, make_model(name, **options), time_limit=time_limit, clock=clock,
+                                  algorithm=algorithm)
     run.__doc__ = f"Linearizability of the history against the {name!r} model."
     return run
 
@@ -60,7 +65,8 @@ def check(events: Sequence[Event], name: str, *, time_limit: float | None = None
     """Run the checker `name` on `events`; `elapsed_s` of the verdict covers the whole check.
 
     Raises `BadInput` for an unknown name (the message lists the known ones) or
-    an option the checker does not take (`init` is for register, cas-register, kv).
+    an option the checker does not take (`init` is for register, cas-register, kv;
+    `algorithm` for the linearizability models, see check_linearizable).
     """
     checker = CHECKERS.get(name)
     if checker is None:

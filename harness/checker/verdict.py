@@ -81,6 +81,13 @@ def compose(verdicts: Iterable[Verdict], checker: str = "composed") -> Verdict:
     )
 
 
+def json_key(key: Any) -> Any:
+    """A key as anomalies name it: JSON scalars as they are, anything else (a tuple key) as its repr."""
+    if key is None or isinstance(key, (str, int, float, bool)):
+        return key
+    return repr(key)
+
+
 def _jsonable(value: Any) -> Any:
     """Mappings -> dicts, sequences -> lists, other non-JSON values -> repr (never fails)."""
     if value is None or isinstance(value, (bool, int, float, str)):

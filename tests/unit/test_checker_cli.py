@@ -41,11 +41,12 @@ def test_json_prints_one_object_per_file_and_the_worst_exit_code(capsys: pytest.
 
 
 def test_time_limit_gives_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    lines = [json.dumps({"index": i, "time": i, "process": i, "type": "invoke", "f": "write", "value": i})
+    # values repeat (i % 7), so the register checker must search (WGL), which has a time limit
+    lines = [json.dumps({"index": i, "time": i, "process": i, "type": "invoke", "f": "write", "value": i % 7})
              for i in range(14)]
     lines.append(json.dumps({"index": 14, "time": 14, "process": 99, "type": "invoke", "f": "read"}))
-    lines += [json.dumps({"index": 15 + i, "time": 15 + i, "process": i, "type": "ok", "f": "write", "value": i})
-              for i in range(14)]
+    lines += [json.dumps({"index": 15 + i, "time": 15 + i, "process": i, "type": "ok", "f": "write",
+                          "value": i % 7}) for i in range(14)]
     lines.append(json.dumps({"index": 29, "time": 29, "process": 99, "type": "ok", "f": "read", "value": 1000}))
     path = tmp_path / "hard.jsonl"
     path.write_text("\n".join(lines) + "\n")

@@ -32,8 +32,9 @@ def test_register_starts_absent_unless_init_is_given() -> None:
 
 def test_a_stale_read_after_a_completed_write_is_not_linearizable() -> None:
     h = History().op(0, "write", 1).op(0, "write", 2).op(1, "read", None, 1)
-    verdict = check(h.events, "register")
+    verdict = check(h.events, "register", algorithm="wgl")
     assert verdict.valid is False
+    assert verdict.stats["algorithm"] == "wgl"
     [anomaly] = verdict.anomalies
     assert anomaly.kind == "nonlinearizable"
     assert anomaly.details["key"] is None
@@ -165,11 +166,14 @@ def test_the_time_limit_gives_unknown_never_a_guess() -> None:
     for p in range(14):
         h.ok(p, "write", p)
     h.ok(99, "read", 1000)
-    verdict = check(h.events, "cas-register", time_limit=1e-6)
+    verdict = check(h.events, "cas-register", time_limit=1e-6, algorithm="wgl")
     assert verdict.valid == "unknown"
     assert verdict.anomalies == ()
     assert verdict.stats["unknown_keys"] == [None]
-    assert check(h.events, "cas-register").valid is False
+    assert check(h.events, "cas-register", algorithm="wgl").valid is False
+    # the values are unique: the unique-values check needs no search and no time limit
+    verdict = check(h.events, "cas-register", time_limit=1e-6)
+    assert verdict.valid is False and verdict.stats["algorithm"] == "unique-values"
 
 
 def test_the_time_limit_uses_the_injected_clock() -> None:
