@@ -22,6 +22,8 @@ from harness.history.events import Event, nemesis_events, pair_operations
 
 QUANTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
 INTERRUPTED = 130  # exit code after Ctrl-C (128 + SIGINT)
+TERMINATED = 143   # exit code after SIGTERM (128 + SIGTERM)
+ENVIRONMENT_FAILURE = "environment-failure"  # status of a run that did not exercise the system
 
 
 def quantile(sorted_values: list[float], q: float) -> float:
@@ -87,14 +89,17 @@ def fault_windows(events: Iterable[Event]) -> list[dict[str, Any]]:
     return [windows[i] for i in order]
 
 
-def outcome(valid: Validity, expect: str, status: str) -> tuple[bool, int]:
+def outcome(valid: Validity, expect: str, status: str, *, interrupt_code: int = INTERRUPTED) -> tuple[bool, int]:
     """(passed, exit code) of a run.
 
     expect valid: passed when valid is true; exit 0/1/2 for true/false/unknown.
     expect invalid: passed when valid is false (the known anomaly was found) -> exit 0;
     a true verdict means the demonstration failed -> exit 1; unknown -> 2.
-    An interrupted run never passes and exits 130.
+    A run whose environment failed never passes and exits 4; an interrupted run never
+    passes and exits `interrupt_code` (130 after Ctrl-C, 143 after SIGTERM).
     """
+    if status == ENVIRONMENT_FAILURE:
+        return False, exitcodes.ENVIRONMENT
     if expect == "invalid":
         passed = valid is False
         code = exitcodes.VALID if passed else (exitcodes.INVALID if valid is True else exitcodes.UNKNOWN)
@@ -102,24 +107,38 @@ def outcome(valid: Validity, expect: str, status: str) -> tuple[bool, int]:
         passed = valid is True
         code = exitcodes.exit_code_for(valid)
     if status != "complete":
-        return False, INTERRUPTED
+        return False, interrupt_code
     return passed, code
 
 
 def build_results(*, name: str, scenario_file: str, seed: int, started_at: str, duration_s: float,
                   status: str, expect: str, verdicts: Mapping[str, Mapping[str, Any]],
                   summary: Mapping[str, Any], workload: str, clients: int, nodes: int,
-                  extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The results.json document (verdicts are Verdict.to_json() dicts, by checker name)."""
+                  extra: Mapping[str, Any] | None = None, environment_problem: str | None = None,
+                  unknown_reason: str | None = None, interrupt_code: int = INTERRUPTED,
+                  reason: str | None = None) -> dict[str, Any]:
+    """The results.json document (verdicts are Verdict.to_json() dicts, by checker name).
+
+    `environment_problem` (harness.run_health): the run did not exercise the system —
+    status "environment-failure", exit 4, and valid is never true (false only if a checker
+    did find an anomaly in what was recorded). `unknown_reason`: a true verdict is not to
+    be trusted (too many unknown outcomes) — valid becomes "unknown". `reason` says why
+    in results.json (the first of those two, or e.g. which signal interrupted the run).
+    """
     valid: Validity = exitcodes.combine([v.get("valid", "unknown") for v in verdicts.values()]) \
         if status == "complete" else "unknown"
     if status == "complete" and not verdicts:
         valid = "unknown"
-    passed, code = outcome(valid, expect, status)
+    if status == "complete" and environment_problem:
+        status, reason = ENVIRONMENT_FAILURE, environment_problem
+        valid = False if valid is False else "unknown"
+    elif status == "complete" and unknown_reason and valid is True:
+        valid, reason = "unknown", unknown_reason
+    passed, code = outcome(valid, expect, status, interrupt_code=interrupt_code)
     results: dict[str, Any] = {
         "name": name, "scenario_file": scenario_file, "seed": seed, "started_at": started_at,
-        "duration_s": round(duration_s, 3), "status": status, "valid": valid, "expect": expect,
-        "passed": passed, "exit_code": code, "checkers": dict(verdicts),
+        "duration_s": round(duration_s, 3), "status": status, "reason": reason, "valid": valid,
+        "expect": expect, "passed": passed, "exit_code": code, "checkers": dict(verdicts),
         **{k: summary[k] for k in ("counts", "ops_total", "throughput_ops_s", "latency_ms", "faults")},
         "workload": workload, "clients": clients, "nodes": nodes,
     }

@@ -63,6 +63,9 @@ class Scenario(BaseModel):
     checker_options: dict[str, dict[str, Any]] = Field(default_factory=dict,
                                                        description="checker name -> keyword options")
     check_time_limit: float = Field(120.0, gt=0, description="seconds each checker may take")
+    max_info_share: float = Field(0.2, ge=0, le=1, description=(
+        "most share of client ops outside fault windows whose outcome may be unknown (info) before "
+        "a valid verdict becomes unknown: beyond it the system was not really exercised"))
     expect: Literal["valid", "invalid"] = "valid"
 
     @model_validator(mode="before")
