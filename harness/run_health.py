@@ -4,8 +4,8 @@ A checker's "valid" means "no anomaly in what was recorded"; it says nothing whe
 nothing was recorded. So a run is judged only if:
 
 - no client worker died of an exception (`worker_errors`);
-- at least one workload-phase client op completed `ok` or `fail` (an `info` is an
-  op whose outcome is unknown: a run of only those tested nothing);
+- at least one workload-phase client op completed `ok` (a run of only `fail` — e.g.
+  connection refused — and `info` — unknown outcome — ops tested nothing);
 - no server log reports a resource failure (`scan_logs`: toxiproxy or redis-server
   out of file descriptors, memory or disk) — such errors are not injected faults.
 
@@ -76,10 +76,10 @@ def environment_problem(*, worker_errors: Sequence[str], workload_ops: Sequence[
         return f"{len(worker_errors)} client worker(s) died of an exception: {worker_errors[0]}{more}"
     if log_problems:
         return "the environment failed (not an injected fault): " + "; ".join(log_problems)
-    completed = sum(1 for op in workload_ops if op.type in ("ok", "fail"))
-    if not completed:
-        return (f"no client operation completed during the workload ({len(workload_ops)} invoked, every "
-                "one with an unknown outcome): nothing was tested")
+    if not any(op.type == "ok" for op in workload_ops):
+        failed = sum(1 for op in workload_ops if op.type == "fail")
+        return (f"no client operation completed ok during the workload ({len(workload_ops)} invoked: "
+                f"{failed} failed, {len(workload_ops) - failed} with an unknown outcome): nothing was tested")
     return None
 
 

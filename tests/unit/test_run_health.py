@@ -56,14 +56,17 @@ def test_info_share_problem_only_above_the_limit() -> None:
 
 def test_environment_problems() -> None:
     ops = pair_operations(ops_history([(0.1, "info"), (0.2, "info")]))
-    assert "no client operation completed" in environment_problem(worker_errors=[], workload_ops=ops,
+    assert "no client operation completed ok" in environment_problem(worker_errors=[], workload_ops=ops,
                                                                   log_problems=[])
-    assert "no client operation completed" in environment_problem(worker_errors=[], workload_ops=[],
+    assert "no client operation completed ok" in environment_problem(worker_errors=[], workload_ops=[],
                                                                   log_problems=[])
     died = environment_problem(worker_errors=["client 0: ValueError: ttl", "client 1: ValueError: ttl"],
                                workload_ops=ops, log_problems=[])
     assert "2 client worker(s) died" in died and "ValueError: ttl" in died
-    fine = pair_operations(ops_history([(0.1, "info"), (0.2, "fail")]))
+    refused = pair_operations(ops_history([(0.1, "info"), (0.2, "fail")]))
+    assert "1 failed, 1 with an unknown outcome" in environment_problem(worker_errors=[], workload_ops=refused,
+                                                                       log_problems=[])
+    fine = pair_operations(ops_history([(0.1, "info"), (0.2, "ok")]))
     assert environment_problem(worker_errors=[], workload_ops=fine, log_problems=[]) is None
     assert "toxiproxy.log" in environment_problem(worker_errors=[], workload_ops=fine,
                                                   log_problems=["toxiproxy.log: 3 line(s)"])
