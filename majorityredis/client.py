@@ -11,6 +11,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from majorityredis import arguments
 from majorityredis.fanout import Fanout
 from majorityredis.quorum import Tally, quorum_size
 
@@ -41,6 +42,8 @@ class MajorityRedis:
         clients = list(clients)
         if not clients:
             raise ValueError("MajorityRedis needs at least one redis client (one per server)")
+        arguments.check_finite(timeout=timeout)
+        arguments.check_distinct_servers(clients)
         n_servers = len(clients) if n_servers is None else n_servers
         if n_servers < len(clients):
             raise ValueError(f"n_servers={n_servers} is smaller than the {len(clients)} clients given")
@@ -72,6 +75,7 @@ class MajorityRedis:
         Connection options other than MajorityRedis's own keywords (timeout,
         consistency, clock) pass through to `redis.Redis.from_url`.
         """
+        arguments.check_finite(socket_timeout=socket_timeout)
         own = {k: kwargs.pop(k) for k in ("timeout", "consistency", "clock") if k in kwargs}
         clients = [redis.Redis.from_url(url, socket_timeout=socket_timeout,
                                         socket_connect_timeout=socket_timeout,
