@@ -352,9 +352,9 @@ def _check_times_all_or_none(timed: list[bool], numbers: list[int | None], sourc
         return
     missing = timed.index(False)
     present = timed.index(True)
-    raise BadInput(source, (
-        f"missing field 'time' (the event {'at line ' + str(numbers[present]) if numbers[present] else str(present)}"
-        " has one): give every event a time, or none"), line=numbers[missing], field="time")
+    timed_one = f"at line {numbers[present]}" if numbers[present] else f"at position {present}"
+    raise BadInput(source, f"missing field 'time' (the event {timed_one} has one): give every event a time, "
+                   "or none", line=numbers[missing], field="time")
 
 
 def _check_indices(events: list[Event], numbers: list[int | None], source: str | None) -> None:

@@ -202,11 +202,11 @@ class LockingQueue:
         self.scan_limit = scan_limit
         self.retry_delay = retry_delay
         self.size_limit = size_limit
+        # the largest item one timeout can carry (arguments.default_max_item_size); settable
+        self.max_item_size = arguments.default_max_item_size(mr.timeout, mr.n_servers)
         self.drift_factor = drift_factor
         self.drift_ms = drift_ms
         self._ids = ItemIds(wall_clock)
-        # the largest item one timeout can carry (arguments.default_max_item_size); settable
-        self.max_item_size = arguments.default_max_item_size(mr.timeout, mr.n_servers)
         self._sleep = sleep
 
     # -- public -------------------------------------------------------------------------
