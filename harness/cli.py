@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from harness import exitcodes
-from harness.errors import HarnessError
+from harness.errors import HarnessError, Terminated
 
 # name -> (module, one-line help); a new subcommand is one entry.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -58,6 +58,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HarnessError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return 143 if isinstance(interrupt, Terminated) else 130

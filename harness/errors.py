@@ -39,3 +39,7 @@ class EnvironmentFailure(HarnessError):
     """redis-server or toxiproxy-server is missing or would not start."""
 
     exit_code = exitcodes.ENVIRONMENT
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during a run, raised in the main thread: handled like Ctrl-C, but exits 143."""

@@ -22,6 +22,8 @@ from harness.history.events import Event, nemesis_events, pair_operations
 
 QUANTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
 INTERRUPTED = 130  # exit code after Ctrl-C (128 + SIGINT)
+TERMINATED = 143   # exit code after SIGTERM (128 + SIGTERM)
+ENVIRONMENT_FAILURE = "environment-failure"  # status of a run that did not exercise the system
 
 
 def quantile(sorted_values: list[float], q: float) -> float:
@@ -96,7 +98,8 @@ def checker_expectations(expect: str | Mapping[str, str], checkers: Iterable[str
 
 
 def outcome(valid: Validity, expect: str | Mapping[str, str], status: str,
-            verdicts: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[bool, int]:
+            verdicts: Mapping[str, Mapping[str, Any]] | None = None, *,
+            interrupt_code: int = INTERRUPTED) -> tuple[bool, int]:
     """(passed, exit code) of a run.
 
     expect valid: passed when valid is true; exit 0/1/2 for true/false/unknown.
@@ -105,8 +108,11 @@ def outcome(valid: Validity, expect: str | Mapping[str, str], status: str,
     expect {checker: valid|invalid}: each checker is judged against its own expectation
     (see `checker_expectations`): passed (exit 0) when every one met it; exit 1 when some
     checker decided against its expectation; else exit 2 (some verdict unknown or missing).
-    An interrupted run never passes and exits 130.
+    A run whose environment failed never passes and exits 4; an interrupted run never
+    passes and exits `interrupt_code` (130 after Ctrl-C, 143 after SIGTERM).
     """
+    if status == ENVIRONMENT_FAILURE:
+        return False, exitcodes.ENVIRONMENT
     if not isinstance(expect, str):
         verdicts = verdicts or {}
         judged = [(verdicts.get(name, {}).get("valid", "unknown"), wanted == "valid")
@@ -122,23 +128,37 @@ def outcome(valid: Validity, expect: str | Mapping[str, str], status: str,
         passed = valid is True
         code = exitcodes.exit_code_for(valid)
     if status != "complete":
-        return False, INTERRUPTED
+        return False, interrupt_code
     return passed, code
 
 
 def build_results(*, name: str, scenario_file: str, seed: int, started_at: str, duration_s: float,
                   status: str, expect: str | Mapping[str, str], verdicts: Mapping[str, Mapping[str, Any]],
                   summary: Mapping[str, Any], workload: str, clients: int, nodes: int,
-                  extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The results.json document (verdicts are Verdict.to_json() dicts, by checker name)."""
+                  extra: Mapping[str, Any] | None = None, environment_problem: str | None = None,
+                  unknown_reason: str | None = None, interrupt_code: int = INTERRUPTED,
+                  reason: str | None = None) -> dict[str, Any]:
+    """The results.json document (verdicts are Verdict.to_json() dicts, by checker name).
+
+    `environment_problem` (harness.run_health): the run did not exercise the system —
+    status "environment-failure", exit 4, and valid is never true (false only if a checker
+    did find an anomaly in what was recorded). `unknown_reason`: a true verdict is not to
+    be trusted (too many unknown outcomes) — valid becomes "unknown". `reason` says why
+    in results.json (the first of those two, or e.g. which signal interrupted the run).
+    """
     valid: Validity = exitcodes.combine([v.get("valid", "unknown") for v in verdicts.values()]) \
         if status == "complete" else "unknown"
     if status == "complete" and not verdicts:
         valid = "unknown"
-    passed, code = outcome(valid, expect, status, verdicts)
+    if status == "complete" and environment_problem:
+        status, reason = ENVIRONMENT_FAILURE, environment_problem
+        valid = False if valid is False else "unknown"
+    elif status == "complete" and unknown_reason and valid is True:
+        valid, reason = "unknown", unknown_reason
+    passed, code = outcome(valid, expect, status, verdicts, interrupt_code=interrupt_code)
     results: dict[str, Any] = {
         "name": name, "scenario_file": scenario_file, "seed": seed, "started_at": started_at,
-        "duration_s": round(duration_s, 3), "status": status, "valid": valid,
+        "duration_s": round(duration_s, 3), "status": status, "reason": reason, "valid": valid,
         "expect": expect if isinstance(expect, str) else dict(expect),
         "passed": passed, "exit_code": code, "checkers": dict(verdicts),
         **{k: summary[k] for k in ("counts", "ops_total", "throughput_ops_s", "latency_ms", "faults")},

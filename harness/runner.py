@@ -12,8 +12,16 @@ Order (each step logged to the run folder's run.log):
 6. stop every process (in `finally`, whatever happened);
 7. run the scenario's checkers on the recorded history, write results.json atomically,
    point results/latest at the run, write the report, print a summary, return the exit code.
-Ctrl-C: the workers stop, the processes are killed, the history is kept, results.json is
-written with status "incomplete" (no checkers) and the exit code is 130.
+Ctrl-C or SIGTERM: the workers stop, the processes are killed, the history is kept,
+results.json and the report are written with status "incomplete" (no checkers) and the exit
+code is 130 (SIGINT) or 143 (SIGTERM).
+
+Before the cluster starts, the soft RLIMIT_NOFILE is raised to what clients x nodes proxies
+need (harness.cluster.fdlimit; exit 4 naming the numbers if the hard limit is too low).
+After the run, harness.run_health decides whether it exercised the system at all: a worker
+that died, no completed client op, or a server log reporting a resource failure is an
+environment failure (status "environment-failure", exit 4, never valid); more unknown
+outcomes outside fault windows than `max_info_share` turn a valid verdict into "unknown".
 
 Why client workers are threads, not processes: an op is I/O-bound — a few round trips
 on sockets to the proxies — and redis-py releases the GIL while it waits on a socket,
@@ -37,10 +45,12 @@ from typing import Any, Callable, TextIO
 
 import yaml
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, Terminated
 from harness.history.recorder import Recorder
-from harness.results import (build_results, checker_expectations, point_latest, summarize,
-                             write_json_atomic)
+from harness.history.events import pair_operations
+from harness.results import (INTERRUPTED, TERMINATED, build_results, checker_expectations, point_latest,
+                             summarize, write_json_atomic)
+from harness.run_health import environment_problem, info_outside_faults, info_share_problem, scan_logs
 from harness.scenario.loader import LoadedScenario, load_scenario
 from harness.scenario.schema import LocalClusterConfig, Scenario
 from harness.workload import WORKLOADS
@@ -174,16 +184,22 @@ def run_scenario(scenario_path: str | Path, *, results_dir: str | Path = "result
     Raises BadInput (invalid scenario, exit 3) before anything starts and
     EnvironmentFailure (exit 4) when the cluster cannot start (after stopping it).
     """
+    from harness.cluster.fdlimit import ensure_descriptors
+
     progress = progress if progress is not None else sys.stderr
     out = out if out is not None else sys.stdout
     overrides = {"duration": duration, "seed": seed, "expect": expect}
     loaded = load_scenario(scenario_path, overrides=overrides)
     scenario = loaded.scenario
+    needed, limit = ensure_descriptors(scenario.clients, scenario.node_count,
+                                       proxied=isinstance(scenario.cluster, LocalClusterConfig))
     results_dir = Path(results_dir)
     run_dir = new_run_dir(results_dir, scenario.name)
     handler = _attach_run_log(run_dir / "run.log")
+    log.info("open files: about %d needed per process, soft RLIMIT_NOFILE %s", needed, limit)
     try:
-        return _Run(loaded, run_dir, results_dir, overrides, cluster_factory, progress, out).execute()
+        with _sigterm_as_interrupt():
+            return _Run(loaded, run_dir, results_dir, overrides, cluster_factory, progress, out).execute()
     finally:
         _detach_run_log(handler)
 
@@ -211,6 +227,7 @@ class _Run:
         self.workload_seconds = 0.0
         self.workload_end_ns: int | None = None
         self.notes: list[str] = []
+        self.interrupt_code = INTERRUPTED
 
     # -- the run ---------------------------------------------------------------
     def execute(self) -> RunOutcome:
@@ -225,11 +242,13 @@ class _Run:
                 self._drive()
                 self._finish_faults_and_settle()
                 self._final_phase()
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as interrupt:
                 status = "incomplete"
-                log.warning("interrupted (Ctrl-C): stopping workers and processes, keeping the history")
-                print("\ninterrupted: stopping workers and processes; results will be 'incomplete'",
-                      file=self.progress)
+                self._interrupted(interrupt)
+                log.warning("interrupted (%s): stopping workers and processes, keeping the history",
+                            self.interrupted_by)
+                print(f"\ninterrupted ({self.interrupted_by}): stopping workers and processes; results "
+                      "will be 'incomplete'", file=self.progress)
             finally:
                 with _sigint_ignored():
                     self._stop_everything()
@@ -237,6 +256,12 @@ class _Run:
             log.exception("run failed")
             raise
         return self._conclude(status)
+
+    def _interrupted(self, interrupt: KeyboardInterrupt) -> None:
+        self.interrupt_code = TERMINATED if isinstance(interrupt, Terminated) else INTERRUPTED
+        self.interrupted_by = "SIGTERM" if isinstance(interrupt, Terminated) else "SIGINT (Ctrl-C)"
+
+    interrupted_by = ""
 
     def _start(self) -> None:
         from harness.faults.schedule import Nemesis, build_schedule
@@ -328,9 +353,10 @@ class _Run:
         if status == "complete":
             try:
                 verdicts = self._check(events)
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as interrupt:
                 status = "incomplete"
-                log.warning("interrupted while checking: results will be 'incomplete'")
+                self._interrupted(interrupt)
+                log.warning("interrupted (%s) while checking: results will be 'incomplete'", self.interrupted_by)
         with _sigint_ignored():
             return self._write_results(status, events, verdicts)
 
@@ -338,14 +364,29 @@ class _Run:
         s = self.scenario
         summary = summarize(events, workload_seconds=self.workload_seconds, workload_end_ns=self.workload_end_ns)
         extra: dict[str, Any] = {}
-        if self.workers is not None and self.workers.errors:
-            extra["worker_errors"] = self.workers.errors
+        worker_errors = self.workers.errors if self.workers is not None else []
+        if worker_errors:
+            extra["worker_errors"] = worker_errors
         if self.notes:
             extra["notes"] = self.notes
+        ops = pair_operations(events)
+        share = info_outside_faults(ops, summary["faults"])
+        extra["info_outside_faults"] = share.to_json(s.max_info_share)
+        problem = unknown = None
+        if status == "complete":
+            workload_ops = [op for op in ops if isinstance(op.process, int) and op.process < FINAL_PROCESS_BASE]
+            problem = environment_problem(worker_errors=worker_errors, workload_ops=workload_ops,
+                                          log_problems=scan_logs(self.run_dir))
+            unknown = info_share_problem(share, s.max_info_share)
+            for reason in (problem, unknown):
+                if reason:
+                    log.warning("%s", reason)
         results = build_results(
             name=s.name, scenario_file=str(self.loaded.path), seed=s.seed, started_at=self.started_at,
             duration_s=self.workload_seconds, status=status, expect=s.expect, verdicts=verdicts,
-            summary=summary, workload=s.workload.type, clients=s.clients, nodes=s.node_count, extra=extra)
+            summary=summary, workload=s.workload.type, clients=s.clients, nodes=s.node_count, extra=extra,
+            environment_problem=problem, unknown_reason=unknown, interrupt_code=self.interrupt_code,
+            reason=f"interrupted by {self.interrupted_by}" if status == "incomplete" else None)
         write_json_atomic(self.run_dir / "results.json", results)
         point_latest(self.results_dir, self.run_dir)
         self._report()
@@ -400,7 +441,9 @@ def print_summary(results: dict[str, Any], run_dir: Path, out: TextIO) -> None:
     expected = "per checker" if per_checker else results["expect"]
     print(f"{results['name']}: {verdict} (expected {expected}) -> "
           f"{'passed' if results['passed'] else 'FAILED'}, exit {results['exit_code']}"
-          f"{'' if results['status'] == 'complete' else ' [incomplete]'}", file=out)
+          f"{'' if results['status'] == 'complete' else ' [' + results['status'] + ']'}", file=out)
+    if results.get("reason"):
+        print(f"  reason: {results['reason']}", file=out)
     for name, v in results["checkers"].items():
         anomalies = v.get("anomalies", [])
         kinds = sorted({a.get("kind", "?") for a in anomalies})
@@ -418,17 +461,35 @@ def print_summary(results: dict[str, Any], run_dir: Path, out: TextIO) -> None:
     print(f"  results: {run_dir / 'results.json'}", file=out)
 
 
-class _sigint_ignored:
-    """Ignore a second Ctrl-C while cleaning up (main thread only)."""
+class _sigterm_as_interrupt:
+    """While running (main thread only), SIGTERM raises Terminated instead of killing the process."""
 
     def __enter__(self) -> None:
         self._previous = None
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            self._previous = signal.signal(signal.SIGTERM, _raise_terminated)
 
     def __exit__(self, *exc: object) -> None:
         if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+            signal.signal(signal.SIGTERM, self._previous)
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+class _sigint_ignored:
+    """Ignore a second Ctrl-C or SIGTERM while cleaning up and writing results (main thread only)."""
+
+    def __enter__(self) -> None:
+        self._previous: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, signal.SIG_IGN)
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
 
 
 def _attach_run_log(path: Path) -> logging.Handler:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from majorityredis import arguments
 from majorityredis.quorum import Tally, quorum_size
 from majorityredis.runtime import REAL, Runtime
 
@@ -40,6 +41,8 @@ class MajorityRedis:
         clients = list(clients)
         if not clients:
             raise ValueError("MajorityRedis needs at least one redis client (one per server)")
+        arguments.check_finite(timeout=timeout)
+        arguments.check_distinct_servers(clients, runtime.server_identity)
         n_servers = len(clients) if n_servers is None else n_servers
         if n_servers < len(clients):
             raise ValueError(f"n_servers={n_servers} is smaller than the {len(clients)} clients given")
@@ -72,6 +75,7 @@ class MajorityRedis:
         consistency, clock, runtime) pass through to the runtime's clients
         (redis-py's `redis.Redis.from_url` for the real one).
         """
+        arguments.check_finite(socket_timeout=socket_timeout)
         own = {k: kwargs.pop(k) for k in ("timeout", "consistency", "clock", "runtime") if k in kwargs}
         runtime: Runtime = own.get("runtime", REAL)
         clients = runtime.clients_from_urls(urls, socket_timeout=socket_timeout, **kwargs)

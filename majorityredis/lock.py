@@ -89,6 +89,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from majorityredis import arguments
 from majorityredis.errors import LockNotAcquired, LockNotOwned, MajorityRedisError, NoQuorum
 from majorityredis.fanout import Command, Replies
 from majorityredis.runtime import ThreadLike
@@ -316,6 +317,9 @@ class Lock:
     def __init__(self, mr: MajorityRedis, name: str, ttl: float = 5.0, *, timeout: float | None = None,
                  auto_extend: bool = False, drift_factor: float = 0.01, drift_ms: float = 2,
                  retry_delay: tuple[float, float] = (0.05, 0.2), rng: random.Random | None = None) -> None:
+        name = arguments.key_name("lock", name)
+        arguments.check_finite(ttl=ttl, timeout=timeout, drift_factor=drift_factor, drift_ms=drift_ms,
+                               retry_delay=tuple(retry_delay))
         if not name:
             raise ValueError("a lock needs a non-empty name")
         _check_ttl_ms(ttl)
@@ -362,6 +366,7 @@ class Lock:
         (`last_failure` tells them apart). Raises MajorityRedisError if this
         object already holds a valid hold.
         """
+        arguments.check_finite(timeout=timeout)
         if timeout is not None and timeout < 0:
             raise ValueError(f"timeout must be >= 0 seconds or None, not {timeout}")
         with self._mutex:
@@ -435,6 +440,7 @@ class Lock:
         validity ran out, or validity already 0) marks the hold lost and sets
         `lost`. Raises LockNotOwned when this object holds nothing.
         """
+        arguments.check_finite(ttl=ttl)
         new_ttl = self.ttl if ttl is None else float(ttl)
         _check_ttl_ms(new_ttl)
         check_ttl(new_ttl, self.drift_factor, self.drift_ms)

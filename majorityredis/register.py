@@ -54,6 +54,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from majorityredis import arguments
 from majorityredis.errors import NoQuorum
 from majorityredis.fanout import Command, Replies
 from majorityredis.scripts import Script
@@ -184,6 +185,7 @@ class Register:
 
     def read(self, key: str | bytes) -> Versioned:
         """get() with the version it returned (ABSENT if no node that answered ever stored the key)."""
+        arguments.register_key(key)
         deadline = self.mr.clock() + self.mr.timeout
         seen = self.collect(key, deadline=deadline, operation="get")
         newest = max(seen.values(), key=_order)
@@ -203,6 +205,7 @@ class Register:
 
     def write(self, key: str | bytes, value: bytes | None, *, operation: str = "set") -> Version:
         """Store `value` (None = tombstone) under a new version on a quorum; returns the version."""
+        arguments.register_key(key)
         deadline = self.mr.clock() + self.mr.timeout
         if self.consistency == "fast":
             counter = self.wall_clock()

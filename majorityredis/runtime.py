@@ -14,7 +14,8 @@ computation goes through the `Runtime` of its `MajorityRedis` (`mr.runtime`):
 - the network: `clients_from_urls(urls, ...)` makes one client per node and
   `fanout(clients, timeout=, clock=)` the object whose `call(...)` sends a
   command to every node at once (majorityredis.fanout's contract);
-  `node_label(client)` names a node in errors.
+  `node_label(client)` names a node in errors and `server_identity(client)`
+  says which clients reach the same server (a server given twice is refused).
 
 `RealRuntime` (the default, `REAL`) is the stdlib and redis-py: its
 attributes *are* `time.monotonic`, `time.sleep`, `secrets.token_hex`, ... so
@@ -89,6 +90,7 @@ class Runtime(Protocol):
     def default_timeout(self, clients: Sequence[Any]) -> float | None: ...
     def fanout(self, clients: Sequence[Any], *, timeout: float, clock: Callable[[], float]) -> FanoutLike: ...
     def node_label(self, client: Any) -> str: ...
+    def server_identity(self, client: Any) -> tuple[Any, ...]: ...
 
 
 class RealRuntime:
@@ -134,6 +136,15 @@ class RealRuntime:
     def node_label(self, client: Any) -> str:
         kwargs = client.connection_pool.connection_kwargs
         return f"{kwargs.get('host', kwargs.get('path', '?'))}:{kwargs.get('port', '')}".rstrip(":")
+
+    def server_identity(self, client: Any) -> tuple[Any, ...]:
+        """What makes two redis-py clients talk to the same server: host (case-folded), port and
+        db, or the unix socket path and db."""
+        kwargs = client.connection_pool.connection_kwargs
+        if kwargs.get("path"):
+            return ("unix", kwargs["path"], int(kwargs.get("db") or 0))
+        return (str(kwargs.get("host", "localhost")).lower(), int(kwargs.get("port") or 6379),
+                int(kwargs.get("db") or 0))
 
 
 REAL = RealRuntime()

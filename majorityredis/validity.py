@@ -9,6 +9,8 @@ faster than ours and for the granularity of expiry.
 
 from __future__ import annotations
 
+import math
+
 
 def drift_seconds(ttl: float, drift_factor: float, drift_ms: float) -> float:
     """The safety margin subtracted from every validity: ttl * drift_factor + drift_ms."""
@@ -24,6 +26,8 @@ def check_ttl(ttl: float, drift_factor: float, drift_ms: float) -> None:
     """ValueError unless `ttl` is positive and longer than its drift allowance (else no hold is ever safe)."""
     if not ttl > 0:
         raise ValueError(f"ttl must be > 0 seconds, not {ttl}")
+    if not math.isfinite(ttl):
+        raise ValueError(f"ttl must be a finite number of seconds, not {ttl}")
     if drift_seconds(ttl, drift_factor, drift_ms) >= ttl:
         raise ValueError(f"ttl={ttl} s is not longer than the drift margin "
                          f"({drift_seconds(ttl, drift_factor, drift_ms):g} s): pass a longer ttl")

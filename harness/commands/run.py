@@ -1,8 +1,10 @@
 """Run a scenario: start the cluster, inject faults, drive the clients, check the history.
 
 Exit codes: 0 valid (or, with `expect: invalid`, the expected anomaly was found),
-1 anomalies found, 2 unknown (checker time limit), 3 invalid scenario,
-4 redis-server/toxiproxy-server missing or would not start, 130 interrupted (Ctrl-C).
+1 anomalies found, 2 unknown (checker time limit, or too many unknown outcomes outside
+fault windows), 3 invalid scenario, 4 environment (redis-server/toxiproxy-server missing
+or would not start, too few open files, or the run exercised nothing), 130 interrupted
+(Ctrl-C), 143 terminated (SIGTERM).
 With --junit-xml the run is also written as JUnit XML (one test case; see harness/junit.py).
 """
 

@@ -70,6 +70,7 @@ def choose_nodes(spec: NodeTargets, nodes: list[str], rng: random.Random) -> lis
         unknown = [n for n in spec if n not in nodes]
         if unknown:
             raise ValueError(f"unknown node(s) {unknown}; nodes are {', '.join(nodes)}")
+        _no_repeats(spec, "node")
         chosen = set(spec)
     elif spec == "all":
         chosen = set(nodes)
@@ -88,6 +89,7 @@ def choose_clients(spec: ClientTargets, clients: int, rng: random.Random) -> lis
         unknown = [c for c in spec if not 0 <= c < clients]
         if unknown:
             raise ValueError(f"unknown client slot(s) {unknown}; slots are 0..{clients - 1}")
+        _no_repeats(spec, "client slot")
         return sorted(set(spec))
     if spec == "all":
         return list(range(clients))
@@ -95,6 +97,13 @@ def choose_clients(spec: ClientTargets, clients: int, rng: random.Random) -> lis
     if not 1 <= count <= clients:
         raise ValueError(f"cannot choose {count} of {clients} client slots")
     return sorted(rng.sample(range(clients), count))
+
+
+def _no_repeats(listed: list[Any], what: str) -> None:
+    """A target listed twice is a typo (the fault would hit fewer targets than written)."""
+    repeated = sorted({v for v in listed if listed.count(v) > 1}, key=listed.index)
+    if repeated:
+        raise ValueError(f"{what}(s) {repeated} listed more than once in {listed}; list each once")
 
 
 def streams(stream: str) -> list[str]:

@@ -10,6 +10,16 @@ Three formats are recognised from the first non-blank line:
 
 Formats without times get the event's position as its time: checkers only use
 the order. Malformed input raises `BadInput(path, reason, line=, field=)`.
+
+What a verdict may rest on is checked here, so that a corrupted field can never turn
+an invalid history valid:
+
+- `time` is an integer number of nanoseconds in [0, 2**63) — never a float, NaN,
+  ±Infinity or a bool; either every event of a file carries a time or none does
+  (then each event's position is its time);
+- `index` is an integer and unique in the file; an event without one gets its
+  position (0-based, counting events) — so a file may leave every index out;
+- JSON's non-standard constants NaN, Infinity and -Infinity are rejected in any field.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ from harness.errors import BadInput
 from harness.history.events import EVENT_TYPES, NEMESIS, Event
 
 _KNOWN_FIELDS = ("index", "time", "process", "type", "f", "value", "key")
+MAX_TIME = 2 ** 63  # times are int64 nanoseconds, as in Jepsen
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 _JSON_START = re.compile(r'\{\s*("|\})')
@@ -62,6 +73,7 @@ def parse_history(text: str, *, source: str | None = None) -> list[Event]:
         return []
     parser = _detect(lines[first], source, first + 1)
     events, line_numbers = parser(lines, source)
+    _check_indices(events, line_numbers, source)
     _check_processes(events, line_numbers, source)
     return events
 
@@ -85,20 +97,48 @@ def _detect(line: str, source: str | None, number: int) -> Parser:
 
 # --------------------------------------------------------------------------- JSON Lines
 
+class _NonFinite:
+    """What json.loads makes of NaN / Infinity / -Infinity here: a marker, reported with its field."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _contains_non_finite(value: Any) -> _NonFinite | None:
+    if isinstance(value, _NonFinite):
+        return value
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        for item in value:
+            found = _contains_non_finite(item)
+            if found is not None:
+                return found
+    return None
+
+
 def _parse_jsonl(lines: list[str], source: str | None) -> tuple[list[Event], list[int | None]]:
     events: list[Event] = []
     numbers: list[int | None] = []
+    timed: list[bool] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(line, parse_constant=_NonFinite)
         except json.JSONDecodeError as error:
             raise BadInput(source, f"invalid JSON: {error.msg} at column {error.colno}", line=number) from None
         if not isinstance(record, dict):
             raise BadInput(source, f"expected a JSON object per line, got {type(record).__name__}", line=number)
+        for name, value in record.items():
+            bad = _contains_non_finite(value)
+            if bad is not None:
+                raise BadInput(source, f"{bad.text} is not a number JSON allows (non-finite values are "
+                               "rejected)", line=number, field=str(name))
         events.append(_event_from_mapping(record, len(events), source, number))
         numbers.append(number)
+        timed.append("time" in record)
+    _check_times_all_or_none(timed, numbers, source)
     return events, numbers
 
 
@@ -123,8 +163,10 @@ def _event_from_mapping(record: Mapping[str, Any], position: int, source: str | 
     if isinstance(index, bool) or not isinstance(index, int):
         raise BadInput(source, f"index must be an integer, got {index!r}", line=number, field="index")
     time = record.get("time", position)
-    if isinstance(time, bool) or not isinstance(time, (int, float)):
-        raise BadInput(source, f"time must be an integer (ns), got {time!r}", line=number, field="time")
+    if isinstance(time, bool) or not isinstance(time, int) or not 0 <= time < MAX_TIME:
+        raise BadInput(source, f"time must be an integer number of nanoseconds in [0, 2**63), got "
+                       f"{str(time)[:40] if isinstance(time, int) else repr(time)[:40]}",
+                       line=number, field="time")
     extra = {k: v for k, v in record.items() if k not in _KNOWN_FIELDS}
     return Event(index=index, time=time, process=process, type=kind, f=f,
                  value=record.get("value"), key=record.get("key"),
@@ -139,6 +181,7 @@ def _parse_edn(lines: list[str], source: str | None) -> tuple[list[Event], list[
         return _parse_edn_vector("\n".join(lines), source)
     events: list[Event] = []
     numbers: list[int | None] = []
+    timed: list[bool] = []
     for number, line in enumerate(lines, start=1):
         stripped = line.strip()
         if not stripped or stripped.startswith(";"):
@@ -148,8 +191,11 @@ def _parse_edn(lines: list[str], source: str | None) -> tuple[list[Event], list[
             record = _edn_loads_one(stripped, source, number)
         if not isinstance(record, dict):
             raise BadInput(source, f"expected an EDN map per line, got {stripped[:40]!r}", line=number)
-        events.append(_event_from_mapping(_normalise_record(record), len(events), source, number))
+        normalised = _normalise_record(record)
+        events.append(_event_from_mapping(normalised, len(events), source, number))
         numbers.append(number)
+        timed.append("time" in normalised)
+    _check_times_all_or_none(timed, numbers, source)
     return events, numbers
 
 
@@ -161,12 +207,17 @@ def _parse_edn_vector(text: str, source: str | None) -> tuple[list[Event], list[
     if len(values) != 1 or isinstance(values[0], (str, Mapping)) or not isinstance(values[0], Sequence):
         raise BadInput(source, "expected one EDN vector of operation maps")
     events: list[Event] = []
+    timed: list[bool] = []
     for position, value in enumerate(values[0]):
         record = _from_edn(value)
         if not isinstance(record, dict):
             raise BadInput(source, f"element {position} of the vector is not a map", field=f"[{position}]")
-        events.append(_event_from_mapping(_normalise_record(record), position, source, None))
-    return events, [None] * len(events)
+        normalised = _normalise_record(record)
+        events.append(_event_from_mapping(normalised, position, source, None))
+        timed.append("time" in normalised)
+    numbers: list[int | None] = [None] * len(events)
+    _check_times_all_or_none(timed, numbers, source)
+    return events, numbers
 
 
 def _edn_loads_one(text: str, source: str | None, number: int) -> Any:
@@ -294,6 +345,30 @@ def _log_value(text: str, source: str | None, number: int) -> Any:
 
 
 # --------------------------------------------------------------------------- structure
+
+def _check_times_all_or_none(timed: list[bool], numbers: list[int | None], source: str | None) -> None:
+    """Either every event has a time or none has: a position mixed with nanoseconds reorders ops."""
+    if all(timed) or not any(timed):
+        return
+    missing = timed.index(False)
+    present = timed.index(True)
+    timed_one = f"at line {numbers[present]}" if numbers[present] else f"at position {present}"
+    raise BadInput(source, f"missing field 'time' (the event {timed_one} has one): give every event a time, "
+                   "or none", line=numbers[missing], field="time")
+
+
+def _check_indices(events: list[Event], numbers: list[int | None], source: str | None) -> None:
+    """Indices name events in verdicts and anomalies: each must be unique."""
+    seen: dict[int, int] = {}
+    for position, event in enumerate(events):
+        first = seen.setdefault(event.index, position)
+        if first != position:
+            where = numbers[first]
+            raise BadInput(source, (
+                f"duplicate index {event.index} (also the index of the event "
+                f"{'at line ' + str(where) if where else 'at position ' + str(first)}; an event "
+                "without an index gets its position)"), line=numbers[position], field="index")
+
 
 def _check_processes(events: list[Event], numbers: list[int | None], source: str | None) -> None:
     """Each client process alternates invoke / completion (one operation in flight at a time),

@@ -39,6 +39,11 @@ def _banner(run: Run) -> str:
     css = _verdict_class(valid)
     big = {"valid": "VALID", "invalid": "INVALID — anomalies found",
            "unknown": "UNKNOWN — a checker could not decide", "none": "NO VERDICT"}[css]
+    if results.get("status") == "environment-failure":
+        big = "ENVIRONMENT FAILURE — the run did not exercise the system" + (
+            " (and anomalies were found)" if valid is False else "")
+    elif css == "unknown" and results.get("reason"):
+        big = "UNKNOWN — not judged"
     parts = [f'<span class="big">{escape(big)}</span>']
     expect, passed = results.get("expect"), results.get("passed")
     if expect is not None:
@@ -61,7 +66,9 @@ def _notices(run: Run) -> str:
         notes.append("No results.json in this folder: the run did not finish checking; "
                      "the timeline below is built from history.jsonl alone.")
     status = run.results.get("status")
-    if status and status != "complete":
+    if run.results.get("reason"):
+        notes.append(f"Why: <b>{escape(str(run.results['reason']))}</b>")
+    if status and status not in ("complete", "environment-failure"):
         notes.append(f"Run status: <b>{escape(str(status))}</b> — the history may stop early "
                      "(a crash or an interrupted run); verdicts cover what was recorded.")
     open_faults = run.faults[~run.faults["stopped"]] if len(run.faults) else run.faults

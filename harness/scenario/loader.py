@@ -9,6 +9,7 @@ union tag "lock" that pydantic inserts is not part of the dotted name).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,8 @@ def _index_lines(node: yaml.Node, location: Location, lines: dict[Location, int]
 
 def validate(data: dict[str, Any], lines: dict[Location, int], path: Path) -> Scenario:
     """Validate with the schema; the first error becomes a BadInput with line and field."""
+    for location, message in _non_finite_numbers(data):
+        raise BadInput(path, message, line=line_of(location, lines), field=dotted(location))
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
@@ -112,9 +115,56 @@ def validate(data: dict[str, Any], lines: dict[Location, int], path: Path) -> Sc
                 for loc, e in located[1:]) + ")"
         raise BadInput(path, _message(first) + more, line=line_of(location, lines),
                        field=dotted(location) or None) from None
-    for location, message in cross_field_errors(scenario):
+    for location, message in [*_literal_mistakes(data, scenario), *cross_field_errors(scenario)]:
         raise BadInput(path, message, line=line_of(location, lines), field=dotted(location))
     return scenario
+
+
+_ABSENT = object()
+
+
+def _non_finite_numbers(data: Any) -> list[tuple[Location, str]]:
+    """.nan and .inf: no field of a scenario means an infinite or undefined amount."""
+    return [(location, f"must be a finite number, got {raw!r}") for location, raw in _leaves(data, ())
+            if isinstance(raw, float) and not math.isfinite(raw)]
+
+
+def _literal_mistakes(data: Any, scenario: Scenario) -> list[tuple[Location, str]]:
+    """Values pydantic's lax mode quietly converted: `true` where a number is meant (it became 1.0)."""
+    found: list[tuple[Location, str]] = []
+    for location, raw in _leaves(data, ()):
+        if isinstance(raw, bool):
+            validated = _validated_at(scenario, location)
+            if validated is not _ABSENT and not isinstance(validated, bool):
+                found.append((location, f"expected a number, got the boolean {str(raw).lower()!r} "
+                                        "(YAML true/false are not 1/0 here)"))
+    return found
+
+
+def _leaves(value: Any, location: Location) -> list[tuple[Location, Any]]:
+    if isinstance(value, dict):
+        return [leaf for k, v in value.items() for leaf in _leaves(v, location + (k,))]
+    if isinstance(value, list):
+        return [leaf for i, v in enumerate(value) for leaf in _leaves(v, location + (i,))]
+    return [(location, value)]
+
+
+def _validated_at(node: Any, location: Location) -> Any:
+    """The validated value at a file location (fault parameters live under `.params`)."""
+    for part in location:
+        if isinstance(node, dict):
+            node = node.get(part, _ABSENT)
+        elif isinstance(node, (list, tuple)):
+            node = node[part] if isinstance(part, int) and 0 <= part < len(node) else _ABSENT
+        elif isinstance(part, str) and part in getattr(type(node), "model_fields", {}):
+            node = getattr(node, part)
+        elif isinstance(part, str) and part in getattr(type(getattr(node, "params", None)), "model_fields", {}):
+            node = getattr(node.params, part)
+        else:
+            return _ABSENT
+        if node is _ABSENT:
+            return _ABSENT
+    return node
 
 
 def _error_location(error: Any) -> Location:

@@ -71,6 +71,9 @@ class Scenario(BaseModel):
     checker_options: dict[str, dict[str, Any]] = Field(default_factory=dict,
                                                        description="checker name -> keyword options")
     check_time_limit: float = Field(120.0, gt=0, description="seconds each checker may take")
+    max_info_share: float = Field(0.2, ge=0, le=1, description=(
+        "most share of client ops outside fault windows whose outcome may be unknown (info) before "
+        "a valid verdict becomes unknown: beyond it the system was not really exercised"))
     expect: Expect = Field(
         "valid", description="valid | invalid for the combined verdict, or checker name -> valid | invalid")
 
@@ -140,8 +143,44 @@ def cross_field_errors(scenario: Scenario) -> list[tuple[tuple[str | int, ...], 
             if name not in scenario.checker_list:
                 errors.append((("expect", name), f"expectation for {name!r}, which is not among the "
                                                   f"checkers the scenario runs {scenario.checker_list}"))
-    for name in scenario.checker_options:
+    errors.extend(_windows_after_the_end(scenario))
+    for name, options in scenario.checker_options.items():
         if name not in scenario.checker_list:
             errors.append((("checker_options", name),
                            f"options for {name!r}, which is not among the checkers {scenario.checker_list}"))
+        else:
+            errors.extend(_checker_option_errors(name, options))
     return errors
+
+
+def _windows_after_the_end(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
+    """Fault entries that would never be injected: they start when the workload is over."""
+    errors: list[tuple[tuple[str | int, ...], str]] = []
+    entries: list[tuple[tuple[str | int, ...], float]] = [
+        (("nemesis", "schedule", i, "start"), entry.start) for i, entry in enumerate(scenario.nemesis.schedule)]
+    if scenario.nemesis.random is not None:
+        entries.append((("nemesis", "random", "start"), scenario.nemesis.random.start))
+    for location, start in entries:
+        if start >= scenario.duration:
+            errors.append((location, f"starts at {start:g} s but the run lasts {scenario.duration:g} s "
+                                     "(duration): this fault would never be injected"))
+    return errors
+
+
+def _checker_option_errors(name: str, options: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Options the checker itself rejects, found by running it on an empty history (it is pure
+    and instant there), so the run does not execute for minutes and then end undecided."""
+    from harness.checker import check
+    from harness.errors import BadInput
+
+    try:
+        check([], name, **options)
+    except BadInput as error:
+        location: tuple[str | int, ...] = ("checker_options", name)
+        if error.field in options:
+            location += (error.field,)
+        return [(location, error.reason)]
+    except Exception as error:  # noqa: BLE001 - a model that cannot be built from these options
+        return [(("checker_options", name), f"checker {name!r} rejects these options: "
+                                            f"{type(error).__name__}: {error}")]
+    return []

@@ -151,6 +151,9 @@ class SimRuntime:
     def node_label(self, client: Any) -> str:
         return str(client.node)
 
+    def server_identity(self, client: Any) -> tuple[Any, ...]:
+        return (client.node,)
+
 
 class _Call:
     """The state of one fan-out call while it waits (see SimFanout.call)."""

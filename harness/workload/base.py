@@ -45,6 +45,20 @@ class WorkloadParams(BaseModel):
     socket_timeout: float = Field(0.5, gt=0, description="socket timeout of every Redis connection (s)")
 
 
+def hold_ttl(ttl: float) -> float:
+    """A pydantic check of a workload's hold `ttl`: the library refuses a ttl not longer than its
+    drift allowance (ttl * drift_factor + drift_ms, the defaults the workloads use), and every
+    worker would die at its first call; refuse it in the scenario instead, before anything starts."""
+    import inspect
+
+    from majorityredis.lock import Lock
+    from majorityredis.validity import check_ttl
+
+    defaults = inspect.signature(Lock).parameters
+    check_ttl(ttl, defaults["drift_factor"].default, defaults["drift_ms"].default)
+    return ttl
+
+
 class ProcessHistory:
     """One worker's handle on the history: its current process id and the op helpers.
 

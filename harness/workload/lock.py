@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from harness.workload.base import (ClientContext, Pacer, ProcessHistory, Workload, WorkloadParams,
-                                   error_text, register_workload, run_with_library)
+                                   error_text, hold_ttl, register_workload, run_with_library)
 from harness.workload.resource import ProtectedResource
 
 
@@ -28,7 +28,7 @@ class LockParams(WorkloadParams):
 
     type: Literal["lock"]
     locks: int = Field(1, ge=1, le=100, description="number of lock names (lock0, lock1, ...)")
-    ttl: float = Field(5.0, gt=0, description="lock TTL in seconds")
+    ttl: Annotated[float, AfterValidator(hold_ttl)] = Field(5.0, gt=0, description="lock TTL in seconds")
     rate: float | None = Field(5.0, gt=0, description="acquire attempts per second per client (null: no pacing)")
     use_ms: int = Field(50, ge=0, description="how long one use of the protected resource lasts (ms)")
     pause: float = Field(0.0, ge=0, description="seconds a holder sleeps between acquire and use (GC pause)")

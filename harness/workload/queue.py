@@ -12,12 +12,12 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from harness.workload.base import (ClientContext, Pacer, ProcessHistory, Workload, WorkloadParams,
-                                   error_text, register_workload, run_with_library)
+                                   error_text, hold_ttl, register_workload, run_with_library)
 
 
 class QueueParams(WorkloadParams):
@@ -28,7 +28,7 @@ class QueueParams(WorkloadParams):
     producers: int = Field(1, ge=1, description="client slots 0..producers-1 put; the rest get")
     put_rate: float | None = Field(10.0, gt=0, description="puts per second per producer")
     get_rate: float | None = Field(10.0, gt=0, description="gets per second per consumer")
-    ttl: float = Field(2.0, gt=0, description="hold TTL of a got item (s)")
+    ttl: Annotated[float, AfterValidator(hold_ttl)] = Field(2.0, gt=0, description="hold TTL of a got item (s)")
     work_ms: int = Field(20, ge=0, description="how long a consumer works on an item before deciding (ms)")
     priorities: int = Field(1, ge=1, description="priorities 0..priorities-1 drawn at random per put")
     extend_probability: float = Field(0.2, ge=0, le=1, description="chance a consumer extends its hold")

@@ -137,13 +137,18 @@ def merge_candidates(per_node: Iterable[list[Offer]]) -> list[Candidate]:
     return sorted(free.values(), key=lambda c: (c.id in held, c))
 
 
+TOO_BIG = -2  # GRANT's status for an item larger than the caller's max_item_size
+
+
 @dataclass(frozen=True, slots=True)
 class Grant:
-    """One node's answer to GRANT: `status` 1 granted, 0 held by another, -1 completed."""
+    """One node's answer to GRANT: `status` 1 granted, 0 held by another, -1 completed,
+    TOO_BIG: not granted, the payload (`size` bytes) is larger than the caller can fetch."""
 
     status: int
     fence: int = 0
     payload: bytes | None = None
+    size: int = 0
 
     @property
     def granted(self) -> bool:
@@ -154,6 +159,8 @@ def parse_grant(reply: Any) -> Grant:
     if not isinstance(reply, list) or not reply:
         raise ValueError(f"unexpected grant reply {reply!r}")
     status = int(reply[0])
+    if status == TOO_BIG:
+        return Grant(status, size=int(reply[1]))
     if status != 1:
         return Grant(status)
     payload = reply[2] if len(reply) > 2 else None

@@ -106,10 +106,12 @@ import random
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from majorityredis import arguments
 from majorityredis.errors import LockNotOwned, NoQuorum
 from majorityredis.fanout import Replies
 from majorityredis.queue.message import Lease, Message
 from majorityredis.queue.plan import (
+    TOO_BIG,
     Candidate,
     Grant,
     ItemIds,
@@ -176,6 +178,9 @@ class LockingQueue:
                  size_limit: int = 100_000,
                  wall_clock: Callable[[], float] | None = None,
                  sleep: Callable[[float], None] | None = None) -> None:
+        name = arguments.key_name("queue", name)
+        arguments.check_finite(retention=retention, retry_delay=retry_delay, drift_factor=drift_factor,
+                               drift_ms=drift_ms)
         if not name:
             raise ValueError("a queue needs a non-empty name")
         if retention <= 0:
@@ -197,6 +202,8 @@ class LockingQueue:
         self.scan_limit = scan_limit
         self.retry_delay = retry_delay
         self.size_limit = size_limit
+        # the largest item one timeout can carry (arguments.default_max_item_size); settable
+        self.max_item_size = arguments.default_max_item_size(mr.timeout, mr.n_servers)
         self.drift_factor = drift_factor
         self.drift_ms = drift_ms
         self._ids = ItemIds(wall_clock or runtime.wall_clock, runtime.token_hex)
@@ -211,6 +218,7 @@ class LockingQueue:
         stored it), so a retry may deliver it twice.
         """
         payload = _payload(item)
+        arguments.check_item_size(len(payload), self.max_item_size)
         score = score_of(priority)
         item_id = self._ids.next()
         keys = (self.keys.items, self.keys.order, self.keys.done(item_id))
@@ -232,6 +240,7 @@ class LockingQueue:
         trips is bounded by that timeout). Raises NoQuorum when a quorum
         of nodes could not be reached (in the last pass, with a timeout).
         """
+        arguments.check_finite(ttl=ttl, timeout=timeout)
         check_ttl(ttl, self.drift_factor, self.drift_ms)
         if timeout is not None and timeout < 0:
             raise ValueError(f"timeout must be None or >= 0 seconds, not {timeout}")
@@ -262,6 +271,7 @@ class LockingQueue:
         """
         self._check_message(msg)
         ttl = msg.ttl if ttl is None else ttl
+        arguments.check_finite(ttl=ttl)
         check_ttl(ttl, self.drift_factor, self.drift_ms)
         lease = msg._lease
         if lease.ended:
@@ -431,7 +441,7 @@ class LockingQueue:
         holder = self.mr.runtime.token_hex(20)
         keys = (*self.keys.per_item(candidate.id), self.keys.fence)
         started = self.mr.clock()
-        replies = self.mr.fanout.call(GRANT.command(keys, (candidate.id, holder, _ms(ttl))),
+        replies = self.mr.fanout.call(GRANT.command(keys, (candidate.id, holder, _ms(ttl), self.max_item_size)),
                                       done=self._grant_decided)
         grants: dict[int, Grant] = {}
         for node, value in replies.ok().items():
@@ -440,6 +450,12 @@ class LockingQueue:
             except ValueError:
                 log.warning("queue %s: node %s answered GRANT with %r",
                             self.name, self.mr.node_label(node), value)
+        too_big = max((g.size for g in grants.values() if g.status == TOO_BIG), default=0)
+        if too_big:  # it could not be fetched in time: skip it rather than fail every get
+            log.warning("queue %s: skipping item %s: %d bytes, more than max_item_size %d (it cannot be "
+                        "fetched within the timeout)", self.name, candidate.id, too_big, self.max_item_size)
+            self._abandon(candidate.id, holder, wait_for=replies.ok())
+            return _UNUSABLE
         granted = {n: g for n, g in grants.items() if g.granted}
         completed = any(g.status == -1 for g in grants.values())
         payload = next((g.payload for g in granted.values() if g.payload is not None), None)

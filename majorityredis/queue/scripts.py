@@ -81,12 +81,21 @@ GRANT = Script("queue_grant", """\
 -- KEYS[1]: items hash   KEYS[2]: order zset   KEYS[3]: hold key of the id   KEYS[4]: done marker
 -- KEYS[5]: fence counter
 -- ARGV[1]: item id   ARGV[2]: the holder's random value   ARGV[3]: hold ttl in ms
+-- ARGV[4]: the largest payload (bytes) the caller can fetch in time; 0 = no limit
 -- Returns {1, fence, payload} granted, {1, fence} granted but this node lacks the item (the
--- caller heals it), {0} held by someone else, {-1} completed here (stale copies are removed).
+-- caller heals it), {0} held by someone else, {-1} completed here (stale copies are removed),
+-- {-2, size} not granted: the payload is larger than ARGV[4] (the caller skips the item).
 if redis.call('EXISTS', KEYS[4]) == 1 then
   redis.call('HDEL', KEYS[1], ARGV[1])
   redis.call('ZREM', KEYS[2], ARGV[1])
   return {-1}
+end
+local limit = tonumber(ARGV[4] or '0')
+if limit > 0 then
+  local size = redis.call('HSTRLEN', KEYS[1], ARGV[1])
+  if size > limit then
+    return {-2, size}
+  end
 end
 if not redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', ARGV[3]) then
   return {0}

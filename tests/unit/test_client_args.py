@@ -93,7 +93,7 @@ def test_from_urls_passes_passwords_through():
 
 
 def test_from_urls_passes_tls_and_other_options_through():
-    mr = MajorityRedis.from_urls(["rediss://:pw@127.0.0.1:7001/0"] * 3, ssl_cert_reqs="none",
+    mr = MajorityRedis.from_urls([f"rediss://:pw@127.0.0.1:{port}/0" for port in (7001, 7002, 7003)], ssl_cert_reqs="none",
                                  ssl_ca_certs="/tmp/ca.pem", health_check_interval=7)
     for client in mr.clients:
         pool = client.connection_pool
@@ -106,7 +106,7 @@ def test_from_urls_passes_tls_and_other_options_through():
 
 def test_from_urls_keeps_its_own_keywords():
     ticks = iter(range(1000))
-    mr = MajorityRedis.from_urls(["redis://127.0.0.1:1"] * 3, timeout=4.0, consistency="fast",
+    mr = MajorityRedis.from_urls([f"redis://127.0.0.1:{port}" for port in (1, 2, 3)], timeout=4.0, consistency="fast",
                                  clock=lambda: float(next(ticks)), n_servers=5)
     assert (mr.timeout, mr.consistency, mr.n_servers, mr.quorum) == (4.0, "fast", 5, 3)
     assert mr.clock() == 0.0 and mr.fanout.clock() == 1.0  # the injected clock reaches the fan-out
@@ -139,7 +139,7 @@ def test_each_register_has_its_own_random_writer_id():
 
 
 def test_close_is_safe_without_any_call():
-    mr = MajorityRedis.from_urls(["redis://127.0.0.1:1"] * 3)
+    mr = MajorityRedis.from_urls([f"redis://127.0.0.1:{port}" for port in (1, 2, 3)])
     mr.close()
     with MajorityRedis(clients(3)) as mr2:
         assert mr2.quorum == 2

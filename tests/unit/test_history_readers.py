@@ -102,9 +102,9 @@ def test_unrecognised_format_is_bad_input(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ EDN
 
 def test_reads_jepsen_edn_maps(tmp_path: Path) -> None:
-    text = ('{:process 0, :type :invoke, :f :append, :key "0", :value "x 0 0 y"}\n'
-            '{:process 0, :type :ok, :f :append, :key "0", :value "x 0 0 y"}\n'
-            '{:process :nemesis, :type :info, :f :start, :value nil}\n'
+    text = ('{:process 0, :type :invoke, :f :append, :key "0", :value "x 0 0 y", :time 100}\n'
+            '{:process 0, :type :ok, :f :append, :key "0", :value "x 0 0 y", :time 200}\n'
+            '{:process :nemesis, :type :info, :f :start, :value nil, :time 300}\n'
             '{:process 1, :type :invoke, :f :cas, :value [1 2], :time 500}\n'
             '{:process 1, :type :fail, :f :cas, :value [1 2], :time 700, :error :precondition}\n')
     events = read_history(write(tmp_path, text))
@@ -112,8 +112,10 @@ def test_reads_jepsen_edn_maps(tmp_path: Path) -> None:
         (0, "invoke", "append", "0", "x 0 0 y"), (0, "ok", "append", "0", "x 0 0 y"),
         ("nemesis", "info", "start", None, None), (1, "invoke", "cas", None, [1, 2]),
         (1, "fail", "cas", None, [1, 2])]
-    assert [e.time for e in events] == [0, 1, 2, 500, 700]  # position when the format has no time
+    assert [e.time for e in events] == [100, 200, 300, 500, 700]
     assert dict(events[4].extra) == {"error": "precondition"}
+    untimed = "".join(line.split(", :time")[0] + "}\n" for line in text.splitlines())
+    assert [e.time for e in read_history(write(tmp_path, untimed))] == [0, 1, 2, 3, 4]  # positions
 
 
 def test_reads_a_jepsen_edn_vector_of_maps(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from majorityredis import LockNotOwned, MajorityRedis
 
 @pytest.fixture
 def mr():
-    clients = [redis.Redis(port=1, retry=Retry(NoBackoff(), 0)) for _ in range(3)]
+    clients = [redis.Redis(port=port, retry=Retry(NoBackoff(), 0)) for port in (1, 2, 3)]
     with MajorityRedis(clients, timeout=0.2) as instance:
         yield instance
 

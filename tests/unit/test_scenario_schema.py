@@ -194,3 +194,63 @@ def test_external_cluster_fields(tmp_path: Path) -> None:
 def test_dotted() -> None:
     assert dotted(("nemesis", "schedule", 0, "start")) == "nemesis.schedule[0].start"
     assert dotted(()) == ""
+
+
+# -- mistakes the schema used to accept (issue 9): caught before anything starts -----------
+
+@pytest.mark.parametrize("old, new, line, field, reason", [
+    ("ttl: 2.5", "ttl: 0.001", 10, "workload.ttl", "not longer than the drift margin"),
+    ("ttl: 2.5", "ttl: true", 10, "workload.ttl", "expected a number, got the boolean 'true'"),
+    ("ttl: 2.5", "ttl: .inf", 10, "workload.ttl", "must be a finite number"),
+    ("clients: 3", "clients: true", 4, "clients", "expected a number"),
+    ("duration: 10", "duration: .nan", 3, "duration", "must be a finite number"),
+    ("{fault: partition-halves, start: 1, duration: 2}", "{fault: partition-halves, start: 10, duration: 2}",
+     14, "nemesis.schedule[0].start", "would never be injected"),
+    ("targets: [n1]", "targets: [n1, n1]", 16, "nemesis.schedule[1].targets", "listed more than once"),
+])
+def test_issue9_mistakes_name_file_line_and_field(tmp_path: Path, old: str, new: str, line: int, field: str,
+                                                  reason: str) -> None:
+    error = error_for(tmp_path, replace(old, new))
+    assert (error.line, error.field) == (line, field), str(error)
+    assert reason in error.reason
+
+
+def test_a_random_nemesis_starting_after_the_end_is_an_error(tmp_path: Path) -> None:
+    text = replace("  schedule:\n    - {fault: partition-halves, start: 1, duration: 2}\n    - fault: kill\n"
+                   "      targets: [n1]\n      start: 4\n      duration: 1\n",
+                   "  random: {interval: 2, duration: 1, start: 12, mix: [pause]}\n")
+    error = error_for(tmp_path, text)
+    assert (error.line, error.field) == (13, "nemesis.random.start")
+
+
+def test_client_slots_listed_twice_are_an_error(tmp_path: Path) -> None:
+    text = replace("    - {fault: partition-halves, start: 1, duration: 2}\n",
+                   "    - {fault: latency, start: 1, duration: 2, clients: [0, 0]}\n")
+    error = error_for(tmp_path, text)
+    assert error.field == "nemesis.schedule[0].clients" and "listed more than once" in error.reason
+
+
+def test_a_boolean_where_the_field_is_boolean_is_fine(tmp_path: Path) -> None:
+    text = replace("targets: [n1]", "targets: [n1]\n      empty: true")
+    assert load_scenario(write(tmp_path, text)).scenario.nemesis.schedule[1].params.empty is True
+
+
+@pytest.mark.parametrize("checker, options, field, reason", [
+    ("mutex-graph", "{mutex-graph: {bogus: 1}}", "checker_options.mutex-graph.bogus", "takes no option bogus"),
+])
+def test_checker_options_the_checker_rejects_fail_before_the_run(tmp_path: Path, checker: str, options: str,
+                                                                 field: str, reason: str) -> None:
+    text = replace("expect: invalid", f"checker_options: {options}\nexpect: invalid")
+    error = error_for(tmp_path, text)
+    assert (error.line, error.field) == (20, field) and reason in error.reason
+
+
+def test_register_checker_options_are_checked(tmp_path: Path) -> None:
+    path = write(tmp_path, "name: x\nduration: 5\nworkload: {type: register}\n"
+                           "checker_options:\n  register: {initial: 0}\n")
+    with pytest.raises(BadInput) as caught:
+        load_scenario(path)
+    assert (caught.value.line, caught.value.field) == (5, "checker_options.register.initial")
+    ok = write(tmp_path, "name: x\nduration: 5\nworkload: {type: register}\n"
+                         "checker_options:\n  register: {init: 0}\n", name="ok.yaml")
+    assert load_scenario(ok).scenario.checker_options == {"register": {"init": 0}}
