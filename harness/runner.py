@@ -369,18 +369,13 @@ class _Run:
             extra["worker_errors"] = worker_errors
         if self.notes:
             extra["notes"] = self.notes
-        ops = pair_operations(events)
-        share = info_outside_faults(ops, summary["faults"])
-        extra["info_outside_faults"] = share.to_json(s.max_info_share)
         problem = unknown = None
         if status == "complete":
-            workload_ops = [op for op in ops if isinstance(op.process, int) and op.process < FINAL_PROCESS_BASE]
-            problem = environment_problem(worker_errors=worker_errors, workload_ops=workload_ops,
-                                          log_problems=scan_logs(self.run_dir))
-            unknown = info_share_problem(share, s.max_info_share)
-            for reason in (problem, unknown):
-                if reason:
-                    log.warning("%s", reason)
+            problem, unknown = judge_health(s, events, summary, extra, worker_errors=worker_errors,
+                                            log_problems=scan_logs(self.run_dir))
+        else:
+            extra["info_outside_faults"] = info_outside_faults(
+                pair_operations(events), summary["faults"]).to_json(s.max_info_share)
         results = build_results(
             name=s.name, scenario_file=str(self.loaded.path), seed=s.seed, started_at=self.started_at,
             duration_s=self.workload_seconds, status=status, expect=s.expect, verdicts=verdicts,
@@ -409,6 +404,24 @@ class _Run:
             log.info("report: %s", ", ".join(str(p) for p in written or []))
         except Exception:  # noqa: BLE001 - a report failure is logged, not fatal
             log.exception("writing the report failed")
+
+
+def judge_health(scenario: Scenario, events: list[Any], summary: dict[str, Any], extra: dict[str, Any], *,
+                 worker_errors: list[str], log_problems: list[str]) -> tuple[str | None, str | None]:
+    """Did a complete run really exercise the system (harness.run_health)? Adds
+    `info_outside_faults` to `extra`; returns (environment problem, reason a valid verdict is
+    unknown), each None when there is none. Real and simulated runs alike."""
+    ops = pair_operations(events)
+    share = info_outside_faults(ops, summary["faults"])
+    extra["info_outside_faults"] = share.to_json(scenario.max_info_share)
+    workload_ops = [op for op in ops if isinstance(op.process, int) and op.process < FINAL_PROCESS_BASE]
+    problem = environment_problem(worker_errors=worker_errors, workload_ops=workload_ops,
+                                  log_problems=log_problems)
+    unknown = info_share_problem(share, scenario.max_info_share)
+    for reason in (problem, unknown):
+        if reason:
+            log.warning("%s", reason)
+    return problem, unknown
 
 
 def run_checkers(scenario: Scenario, events: list[Any]) -> dict[str, dict[str, Any]]:

@@ -32,7 +32,7 @@ from harness.errors import BadInput
 from harness.faults.schedule import Nemesis, build_schedule
 from harness.history.recorder import Recorder
 from harness.results import build_results, point_latest, summarize, write_json_atomic
-from harness.runner import (FaultTracker, RunOutcome, new_run_dir, print_summary, run_checkers,
+from harness.runner import (FaultTracker, RunOutcome, judge_health, new_run_dir, print_summary, run_checkers,
                             scenario_as_run)
 from harness.scenario.loader import LoadedScenario
 from harness.scenario.schema import LocalClusterConfig, Scenario
@@ -195,11 +195,13 @@ def simulate_run(loaded: LoadedScenario, *, seed: int | None = None, results_dir
             extra["worker_errors"] = run.errors
         if run.notes:
             extra["notes"] = run.notes
+        problem, unknown = judge_health(scenario, events, summary, extra, worker_errors=run.errors,
+                                        log_problems=[])
         results = build_results(
             name=scenario.name, scenario_file=str(loaded.path), seed=scenario.seed, started_at=started_at,
             duration_s=run.workload_seconds, status="complete", expect=scenario.expect, verdicts=verdicts,
             summary=summary, workload=scenario.workload.type, clients=scenario.clients,
-            nodes=scenario.node_count, extra=extra)
+            nodes=scenario.node_count, extra=extra, environment_problem=problem, unknown_reason=unknown)
         write_json_atomic(run_dir / "results.json", results)
         if latest:
             point_latest(results_dir, run_dir)
