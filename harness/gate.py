@@ -130,6 +130,94 @@ def scenario_case(path: str | Path, *, results_dir: str | Path = "results", out:
     return Case(name, run, validate)
 
 
+def simulated_cases(path: str | Path, seeds: Sequence[int], *, results_dir: str | Path = "results") -> list[Case]:
+    """A simulated seed sweep of one scenario as cases: one per seed, then one for the sweep.
+
+    A seed's case is judged per seed where that makes sense: with `expect: valid` (or a
+    per-checker expectation) each seed must meet it; with `expect: invalid` a seed that did
+    not find the anomaly is not a failure by itself. The last case, "<file> [seeds A..B]",
+    carries the sweep's verdict over every seed (harness.sweeps.summary: e.g. the anomaly
+    found in at least one seed). Run folders of seeds that were not valid are kept in
+    `results_dir` with their report; the others are deleted.
+    """
+    from harness.sweeps.summary import ScenarioSweep
+    from harness.sweeps.tasks import SeedReport
+
+    results_dir = Path(results_dir)
+    name = str(path)
+    seeds = list(seeds)
+    sweep: list[ScenarioSweep] = []
+
+    def validate() -> None:
+        from harness.scenario.loader import load_scenario
+        from harness.sim.run import simulated_scenario
+
+        loaded = load_scenario(path, simulated=True)
+        simulated_scenario(loaded, None)
+        sweep[:] = [ScenarioSweep(loaded.scenario.name, name, loaded.scenario.expect)]
+
+    def seed_case(seed: int) -> Case:
+        def run() -> CaseOutcome:
+            import shutil
+
+            from harness.scenario.loader import load_scenario
+            from harness.sim.run import simulate_run, write_report_logged
+
+            started = time.monotonic()
+            try:
+                loaded = load_scenario(path, simulated=True)
+                outcome, stats = simulate_run(loaded, seed=seed, results_dir=results_dir / ".simulating",
+                                              report=False, latest=False)
+            except HarnessError as error:
+                return outcome_of_error(f"{name} seed {seed}", error, time.monotonic() - started)
+            results = outcome.results
+            run_dir: Path | None = outcome.run_dir
+            if results["valid"] is not True:
+                run_dir = results_dir / outcome.run_dir.name
+                shutil.move(str(outcome.run_dir), run_dir)
+                write_report_logged(run_dir)
+            else:
+                shutil.rmtree(outcome.run_dir, ignore_errors=True)
+                run_dir = None
+            if sweep:
+                sweep[0].seeds.append(SeedReport(
+                    scenario=results["name"], scenario_file=name, seed=seed, valid=results["valid"],
+                    exit_code=outcome.exit_code, virtual_s=stats.virtual_s,
+                    checkers={n: {"valid": v.get("valid"), "anomalies": len(v.get("anomalies", []))}
+                              for n, v in results["checkers"].items()}))
+            code = outcome.exit_code
+            if results.get("expect") == "invalid" and code == exitcodes.INVALID:
+                code = exitcodes.VALID  # judged by the sweep's case: one seed finding it is enough
+            elapsed = time.monotonic() - started
+            if run_dir is None:
+                return CaseOutcome(name=f"{name} seed {seed}", exit_code=code,
+                                   verdicts=dict(results.get("checkers", {})), expect=results.get("expect"),
+                                   time_s=elapsed)
+            return dataclasses.replace(outcome_of_run(f"{name} seed {seed}", run_dir, results, code, elapsed))
+
+        return Case(f"{name} seed {seed}", run)
+
+    def sweep_case() -> CaseOutcome:
+        try:
+            (results_dir / ".simulating").rmdir()  # the scratch folder of the seeds, once empty
+        except OSError:
+            pass
+        if not sweep or not sweep[0].seeds:
+            return CaseOutcome(name=f"{name} [seeds]", exit_code=exitcodes.UNKNOWN, status="error",
+                               error="no seed ran")
+        scenario = sweep[0]
+        failing = ", ".join(map(str, scenario.failing)) or "none"
+        met = scenario.exit_code == exitcodes.VALID
+        return CaseOutcome(name=f"{name} [seeds {seeds[0]}..{seeds[-1]}]", exit_code=scenario.exit_code,
+                           expect=scenario.expect if isinstance(scenario.expect, str) else "per-checker",
+                           error=None if met else (f"over {len(scenario.seeds)} seeds (not valid: {failing}) "
+                                                   f"the scenario did not meet its expectation {scenario.expect!r}"))
+
+    return [Case(f"{name} seed {seeds[0]}", seed_case(seeds[0]).run, validate),
+            *[seed_case(seed) for seed in seeds[1:]],
+            Case(f"{name} [seeds {seeds[0]}..{seeds[-1]}]", sweep_case)]
+
+
 # -- the gate ------------------------------------------------------------------------------
 def run_gate(cases: Sequence[Case], *, on_outcome: Callable[[CaseOutcome], None] | None = None) -> GateResult:
     """Validate every case, then run them in order (see the module docstring).

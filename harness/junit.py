@@ -46,7 +46,10 @@ def _anomalies(n: int) -> str:
 
 
 def failure_message(outcome: CaseOutcome) -> str:
-    """Each checker that found anomalies with their count and kinds; or why an expectation failed."""
+    """Each checker that found anomalies with their count and kinds; or why an expectation failed
+    (a case that says why itself, like a simulated sweep's, is taken at its word)."""
+    if outcome.error:
+        return outcome.error
     invalid = [(name, v) for name, v in outcome.verdicts.items() if v.get("valid") is False]
     if invalid:
         parts = []
