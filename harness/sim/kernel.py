@@ -266,23 +266,24 @@ class SimLock:
     def __init__(self, kernel: Kernel, *, reentrant: bool = False) -> None:
         self._kernel = kernel
         self._reentrant = reentrant
-        self._owner: Task | None = None
+        self._owner: Task | str | None = None  # "hub": taken by a kernel callback, not a task
         self._depth = 0
         self._waiters: list[tuple[Task, int]] = []
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         kernel = self._kernel
         me = kernel.current_or_none()
+        owner: Task | str = me if me is not None else "hub"
         while True:
             if self._owner is None:
-                self._owner, self._depth = me, 1
+                self._owner, self._depth = owner, 1
                 return True
-            if self._reentrant and self._owner is me:
+            if self._reentrant and self._owner is owner:
                 self._depth += 1
                 return True
-            if not blocking or me is None:
-                if me is None:
-                    raise SimulationError("a simulated lock is contended outside a task")
+            if me is None:
+                raise SimulationError("a simulated lock is contended outside a task")
+            if not blocking:
                 return False
             ticket = kernel.next_ticket(me)
             self._waiters.append((me, ticket))
