@@ -3,6 +3,10 @@ VENV_PY := .venv/bin/python
 SCENARIO ?= scenarios/partition.yaml
 # The CI gate of `make test` (short scenarios; see docs/ci.md); its JUnit XML lands in results/.
 CI_SCENARIOS := tests/scenarios/ci-partition.yaml tests/scenarios/ci-pause.yaml
+# Every shipped scenario that runs locally, gated in simulation over SIM_SEEDS (an expect: invalid
+# scenario must find its anomaly in one of them, an expect: valid one must be valid in all).
+SIM_SCENARIOS := $(filter-out scenarios/external.yaml,$(wildcard scenarios/*.yaml scenarios/sim/*.yaml))
+SIM_SEEDS ?= 0..4
 
 NODES ?= 5
 
@@ -14,6 +18,7 @@ setup:
 test: setup
 	$(VENV_PY) -m pytest
 	$(VENV_PY) -m harness gate $(CI_SCENARIOS) --junit-xml results/junit-gate.xml
+	$(VENV_PY) -m harness gate $(SIM_SCENARIOS) --simulate --seeds $(SIM_SEEDS) --junit-xml results/junit-simulated.xml
 
 test-fast: setup
 	$(VENV_PY) -m pytest -m "not integration and not browser"
@@ -31,6 +36,9 @@ bench: setup
 	$(VENV_PY) -m benchmarks.checker
 	$(VENV_PY) -m benchmarks.lock
 	$(VENV_PY) -m benchmarks.harness
+	$(VENV_PY) -m benchmarks.simulate
+	$(VENV_PY) -m benchmarks.sim_node
+	$(VENV_PY) -m benchmarks.sweep
 
 clean:
 	rm -rf .venv bin .pytest_cache .hypothesis
