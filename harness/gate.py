@@ -49,7 +49,7 @@ class CaseOutcome:
     verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)
     run_dir: Path | None = None
     report: Path | None = None
-    expect: str | None = None
+    expect: str | dict[str, str] | None = None  # the scenario's: "valid", "invalid" or per checker
     status: str = "complete"
     error: str | None = None
     time_s: float = 0.0
@@ -209,7 +209,7 @@ def simulated_cases(path: str | Path, seeds: Sequence[int], *, results_dir: str 
         failing = ", ".join(map(str, scenario.failing)) or "none"
         met = scenario.exit_code == exitcodes.VALID
         return CaseOutcome(name=f"{name} [seeds {seeds[0]}..{seeds[-1]}]", exit_code=scenario.exit_code,
-                           expect=scenario.expect if isinstance(scenario.expect, str) else "per-checker",
+                           expect=scenario.expect,
                            error=None if met else (f"over {len(scenario.seeds)} seeds (not valid: {failing}) "
                                                    f"the scenario did not meet its expectation {scenario.expect!r}"))
 
@@ -327,11 +327,18 @@ def anomaly_counts(outcome: CaseOutcome) -> str:
     return ", ".join(f"{name} {len(v.get('anomalies', []))}" for name, v in outcome.verdicts.items()) or "-"
 
 
+def expect_label(expect: str | dict[str, str] | None) -> str:
+    """"valid", "invalid", "mutex-graph=invalid,resource=valid" (per checker) or "-"."""
+    if isinstance(expect, dict):
+        return ",".join(f"{name}={wanted}" for name, wanted in expect.items())
+    return expect or "-"
+
+
 def summary_table(result: GateResult) -> str:
     """One line per case (verdict, expectation, exit, time, anomalies per checker, run folder) and a total."""
     rows = [("case", "verdict", "expect", "exit", "time", "anomalies", "run folder")]
     for o in result.outcomes:
-        rows.append((o.name, verdict_label(o), o.expect or "-", str(o.exit_code), f"{o.time_s:.1f}s",
+        rows.append((o.name, verdict_label(o), expect_label(o.expect), str(o.exit_code), f"{o.time_s:.1f}s",
                      anomaly_counts(o), str(o.run_dir) if o.run_dir else (o.error or "-")))
     for name in result.not_run:
         rows.append((name, "NOT RUN", "-", "-", "-", "-", result.not_run_reason))

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import exitcodes
-from harness.gate import CaseOutcome, GateResult
+from harness.gate import CaseOutcome, GateResult, expect_label
 
 _SHOWN_ANOMALIES = 10      # per checker, in a failure's text
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in XML 1.0
@@ -58,7 +58,7 @@ def failure_message(outcome: CaseOutcome) -> str:
             kinds = sorted({a.get("kind", "?") for a in anomalies})
             parts.append(f"{name}: {_anomalies(len(anomalies))}"
                          + (f" ({', '.join(kinds)})" if kinds else ""))
-        return "; ".join(parts) + (f" (expected {outcome.expect})" if outcome.expect else "")
+        return "; ".join(parts) + (f" (expected {expect_label(outcome.expect)})" if outcome.expect else "")
     if outcome.expect == "invalid":
         counts = ", ".join(f"{name}: 0 anomalies" for name in outcome.verdicts) or "no checker ran"
         return f"expected invalid, but no checker found an anomaly ({counts})"
@@ -89,7 +89,8 @@ def _error_message(outcome: CaseOutcome) -> str:
 def _testcase(outcome: CaseOutcome, classname: str) -> ET.Element:
     case = ET.Element("testcase", {"classname": classname, "name": _text(outcome.name),
                                    "time": f"{outcome.time_s:.3f}"})
-    properties = {"exit_code": outcome.exit_code, "status": outcome.status, "expect": outcome.expect,
+    properties = {"exit_code": outcome.exit_code, "status": outcome.status,
+                  "expect": expect_label(outcome.expect) if outcome.expect else None,
                   "run_folder": outcome.run_dir, "report": outcome.report}
     props = ET.SubElement(case, "properties")
     for name, value in properties.items():
