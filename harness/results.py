@@ -1,5 +1,5 @@
 """results.json of a run: counts, throughput, latency quantiles, fault windows, verdicts,
-expect/passed, status, exit code (schema in DESIGN.md "Results of a run").
+expect/passed, status, exit code (schema in docs/design.md, "Results of a run").
 
 Pure functions of the recorded events and the verdicts (`summarize`, `outcome`,
 `build_results`), plus an atomic writer: the file is written to a temporary name and
@@ -21,7 +21,6 @@ from harness.exitcodes import Validity
 from harness.history.events import Event, nemesis_events, pair_operations
 
 QUANTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
-INTERRUPTED = 130  # exit code after Ctrl-C (128 + SIGINT)
 
 
 def quantile(sorted_values: list[float], q: float) -> float:
@@ -102,7 +101,7 @@ def outcome(valid: Validity, expect: str, status: str) -> tuple[bool, int]:
         passed = valid is True
         code = exitcodes.exit_code_for(valid)
     if status != "complete":
-        return False, INTERRUPTED
+        return False, exitcodes.INTERRUPTED
     return passed, code
 
 

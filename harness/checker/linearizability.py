@@ -1,6 +1,6 @@
 """The linearizability checker: models + the WGL search, per partition (P-compositionality).
 
-Op semantics (DESIGN.md): `ok` took effect between invocation and completion;
+Op semantics (docs/design.md §2): `ok` took effect between invocation and completion;
 `fail` never took effect (dropped); `info` (or no completion) may have taken
 effect at any time after its invocation, or never: it gets an infinite return
 time, and an unknown read is dropped (it returned nothing, so it constrains

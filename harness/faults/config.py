@@ -95,9 +95,6 @@ class ScheduledFault(_WithParams):
         return self
 
 
-NemesisEntry = ScheduledFault  # the name /tmp/contracts.md uses
-
-
 class MixItem(_WithParams):
     """A fault of a random mix: a kind (`pause`) or a kind with parameters ({fault: kill, empty: true})."""
 

@@ -2,7 +2,7 @@
 
 Three formats are recognised from the first non-blank line:
 
-- our JSON Lines (`history.jsonl`, DESIGN.md): ``{"index": 0, "time": 1200, ...}``;
+- our JSON Lines (`history.jsonl`, docs/design.md §2): ``{"index": 0, "time": 1200, ...}``;
 - Jepsen EDN: one map per line (``{:process 0, :type :invoke, :f :read, :value nil}``)
   or a single vector of maps; parsed with the `edn_format` library (a fast path
   handles the common flat one-line maps and is checked against it by tests);

@@ -3,7 +3,7 @@ release or crash; a final drain empties the queue so lost items show.
 
 Client slots 0..producers-1 produce, the others consume. A consumer that crashes
 abandons its held item (the hold expires after its TTL and another consumer gets
-it) and continues under a new process id. History: see /tmp/contracts
+it) and continues under a new process id. History: see docs/design.md,
 "History contents per workload" (put, get, extend, consume, release, crash, drain).
 """
 
