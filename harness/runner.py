@@ -399,10 +399,10 @@ def print_summary(results: dict[str, Any], run_dir: Path, out: TextIO) -> None:
               f"{' (' + ', '.join(kinds) + ')' if kinds else ''}", file=out)
     for f, c in results["counts"].items():
         print(f"  {f:<8} ok {c['ok']:>6}  fail {c['fail']:>6}  info {c['info']:>6}", file=out)
-    kinds: dict[str, int] = {}
+    fault_kinds: dict[str, int] = {}
     for window in results["faults"]:
-        kinds[window["fault"]] = kinds.get(window["fault"], 0) + 1
-    faults = ", ".join(f"{k} x{n}" for k, n in sorted(kinds.items())) or "none"
+        fault_kinds[window["fault"]] = fault_kinds.get(window["fault"], 0) + 1
+    faults = ", ".join(f"{k} x{n}" for k, n in sorted(fault_kinds.items())) or "none"
     print(f"  {results['ops_total']} ops, {results['throughput_ops_s']} ops/s over "
           f"{results['duration_s']} s; faults injected: {faults}", file=out)
     print(f"  results: {run_dir / 'results.json'}", file=out)

@@ -42,14 +42,15 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 try:  # redis-py maps error prefixes (NOSCRIPT, LOADING, ...) to its exception classes
-    from redis._parsers.base import BaseParser as _ErrorMapper
+    from redis._parsers.base import BaseParser
+    _parse_error: Callable[[str], ResponseError] = BaseParser.parse_error
 except ImportError:  # pragma: no cover - older layouts
-    _ErrorMapper = None
+    _parse_error = ResponseError
 
 try:
     import hiredis
 except ImportError:  # the pure-Python reader below takes over
-    hiredis = None
+    hiredis = None  # type: ignore[assignment]
 
 INCOMPLETE: Any = object()
 """Returned while a reply has not fully arrived."""
@@ -94,15 +95,12 @@ class PythonReader:
 
 def _error(message: str) -> ResponseError:
     """An error reply as the exception redis-py raises for it (NoScriptError, BusyLoadingError, ...)."""
-    if _ErrorMapper is not None:
-        return _ErrorMapper.parse_error(message)  # type: ignore[no-any-return]
-    return ResponseError(message)  # pragma: no cover
+    return _parse_error(message)
 
 
 def hiredis_reader() -> Reader:
     """A hiredis.Reader that answers like PythonReader: raw bytes, errors mapped, INCOMPLETE."""
-    return hiredis.Reader(protocolError=RedisConnectionError, replyError=_error,  # type: ignore[no-any-return]
-                          notEnoughData=INCOMPLETE)
+    return hiredis.Reader(protocolError=RedisConnectionError, replyError=_error, notEnoughData=INCOMPLETE)
 
 
 if hiredis is not None and hasattr(hiredis, "PushNotification"):  # >= 3.0: push frames are told apart

@@ -80,9 +80,9 @@ def build_schedule(config: NemesisConfig | Sequence[ScheduledFault] | Mapping[st
     if not isinstance(config, NemesisConfig):
         config = NemesisConfig(schedule=list(config))
     windows: list[tuple[float, int, float, _WithParams, str]] = []  # (start, order, stop, entry, name)
-    for index, entry in enumerate(config.schedule):
-        for start, stop in _entry_windows(entry, duration):
-            windows.append((start, index, stop, entry, f"schedule.{index}"))
+    for index, scheduled in enumerate(config.schedule):
+        for start, stop in _entry_windows(scheduled, duration):
+            windows.append((start, index, stop, scheduled, f"schedule.{index}"))
     if config.random is not None:
         spec = config.random
         rng = random.Random(window_seed(seed, -1))

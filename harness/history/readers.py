@@ -123,7 +123,9 @@ def _event_from_mapping(record: Mapping[str, Any], position: int, source: str | 
     if isinstance(index, bool) or not isinstance(index, int):
         raise BadInput(source, f"index must be an integer, got {index!r}", line=number, field="index")
     time = record.get("time", position)
-    if isinstance(time, bool) or not isinstance(time, (int, float)):
+    if isinstance(time, float) and time.is_integer():
+        time = int(time)  # 1200.0 from a writer that prints every number as a float
+    if isinstance(time, bool) or not isinstance(time, int):
         raise BadInput(source, f"time must be an integer (ns), got {time!r}", line=number, field="time")
     extra = {k: v for k, v in record.items() if k not in _KNOWN_FIELDS}
     return Event(index=index, time=time, process=process, type=kind, f=f,

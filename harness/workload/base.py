@@ -24,7 +24,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,6 +38,8 @@ class WorkloadParams(BaseModel):
     """Base of every workload's scenario section (unknown keys are errors)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    if TYPE_CHECKING:  # every subclass declares it as its Literal tag; not a field of the base
+        type: str
 
     socket_timeout: float = Field(0.5, gt=0, description="socket timeout of every Redis connection (s)")
 

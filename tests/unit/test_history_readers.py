@@ -48,6 +48,7 @@ def test_empty_file_is_an_empty_history(tmp_path: Path) -> None:
     ('{"index": 0, "time": 1, "process": 0, "type": "begin", "f": "read"}', "type", "type must be one of"),
     ('{"index": 0, "time": 1, "process": 0, "type": "invoke"}', "f", "missing field 'f'"),
     ('{"index": 0, "time": "soon", "process": 0, "type": "invoke", "f": "read"}', "time", "time must be"),
+    ('{"index": 0, "time": 1.5, "process": 0, "type": "invoke", "f": "read"}', "time", "time must be"),
     ('{"index": 0, "time": 1, "process": [1], "type": "invoke", "f": "read"}', "process", "process must be"),
     ('{"index": "0", "time": 1, "process": 0, "type": "invoke", "f": "read"}', "index", "index must be"),
 ])
@@ -60,6 +61,12 @@ def test_bad_jsonl_fields_name_line_and_field(tmp_path: Path, line: str, field: 
     assert (error.path, error.line, error.field) == (str(path), 2, field)
     assert reason in error.reason
     assert str(path) in str(error) and ":2" in str(error)
+
+
+def test_a_time_written_as_a_whole_float_is_read_as_integer_ns(tmp_path: Path) -> None:
+    path = write(tmp_path, '{"index": 0, "time": 1200.0, "process": 0, "type": "invoke", "f": "read"}\n')
+    (event,) = read_history(path)
+    assert event.time == 1200 and type(event.time) is int
 
 
 def test_truncated_json_line_names_its_line(tmp_path: Path) -> None:
