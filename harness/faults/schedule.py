@@ -174,7 +174,7 @@ class Nemesis:
                 value = dict(fault.start(self.cluster, random.Random(action.seed)))
             else:
                 value = dict(fault.stop(self.cluster))
-        except Exception as exc:  # a failed fault must not end the run; say what happened
+        except Exception as exc:  # noqa: BLE001 - a failed fault must not end the run; say what happened
             message = f"{fault.kind} #{action.fault_id} {action.phase} failed: {type(exc).__name__}: {exc}"
             log.warning("%s", message)
             self.errors.append(message)

@@ -153,7 +153,7 @@ class Workload(ABC):
     def run_client(self, ctx: ClientContext) -> None:
         """The loop of client slot `ctx.slot`; returns soon after ctx.stop is set."""
 
-    def final_phase(self, ctx: ClientContext) -> None:
+    def final_phase(self, ctx: ClientContext) -> None:  # noqa: B027 - optional: most workloads need none
         """The quiescent phase through direct URLs (default: nothing)."""
 
     def keys(self) -> list[str]:
