@@ -15,8 +15,7 @@ from pathlib import Path
 from types import TracebackType
 
 from harness.cluster.base import ProxiedCluster, node_names
-from harness.cluster.processes import (PERSISTENCE_MODES, RedisServer, SpawnerThread,
-                                       ToxiproxyServer)
+from harness.cluster.processes import PERSISTENCE_MODES, RedisServer, SpawnerThread, ToxiproxyServer
 from harness.cluster.toxiproxy import ToxiproxyControl
 
 log = logging.getLogger(__name__)

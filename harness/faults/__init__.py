@@ -29,8 +29,13 @@ from __future__ import annotations
 
 from harness.faults.base import Fault, FaultParams
 from harness.faults.network import Bandwidth, Latency, ResetConnections
-from harness.faults.partitions import (PartitionBridge, PartitionClient, PartitionHalves,
-                                       PartitionMajoritiesRing, PartitionNode)
+from harness.faults.partitions import (
+    PartitionBridge,
+    PartitionClient,
+    PartitionHalves,
+    PartitionMajoritiesRing,
+    PartitionNode,
+)
 from harness.faults.processes import Kill, Pause
 
 FAULTS: dict[str, type[Fault]] = {cls.kind: cls for cls in (

@@ -24,12 +24,20 @@ from __future__ import annotations
 import random as random_module
 from typing import Any, Iterator
 
-from pydantic import (BaseModel, ConfigDict, Field, SerializeAsAny, SerializerFunctionWrapHandler,
-                      ValidationError, model_serializer, model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from harness.faults import FAULTS
-from harness.faults.base import FaultParams, TIMING_FIELDS, choose_clients, choose_nodes
+from harness.faults.base import TIMING_FIELDS, FaultParams, choose_clients, choose_nodes
 
 
 def _unknown_fault(title: str, kind: Any) -> ValidationError:

@@ -18,8 +18,16 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from harness.workload.base import (ClientContext, Pacer, ProcessHistory, Workload, WorkloadParams,
-                                   error_text, register_workload, run_with_library)
+from harness.workload.base import (
+    ClientContext,
+    Pacer,
+    ProcessHistory,
+    Workload,
+    WorkloadParams,
+    error_text,
+    register_workload,
+    run_with_library,
+)
 from harness.workload.resource import ProtectedResource
 
 

@@ -18,8 +18,15 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from harness.workload.base import (ClientContext, Pacer, Workload, WorkloadParams, error_text,
-                                   register_workload, run_with_library)
+from harness.workload.base import (
+    ClientContext,
+    Pacer,
+    Workload,
+    WorkloadParams,
+    error_text,
+    register_workload,
+    run_with_library,
+)
 
 
 class RegisterParams(WorkloadParams):

@@ -13,7 +13,6 @@ import pytest
 
 from majorityredis import LockNotOwned, MajorityRedis, NoQuorum
 from majorityredis.queue.plan import QueueKeys
-
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration

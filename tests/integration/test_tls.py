@@ -8,14 +8,12 @@ started with `--tls-port` only, so a plain connection is refused.
 
 from __future__ import annotations
 
-
 import pytest
 import redis
 from redis.connection import SSLConnection
 
 from majorityredis import MajorityRedis
 from majorityredis.fanout import Command
-
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
