@@ -2,12 +2,17 @@
 VENV_PY := .venv/bin/python
 SCENARIO ?= scenarios/partition.yaml
 
-.PHONY: setup test test-fast run notebook bench clean
+.PHONY: setup lint test test-fast run notebook bench clean
 
 setup:
 	@bash scripts/setup.sh
 
-test: setup
+# ruff (lint + import order) and mypy (strict for majorityredis/), configured in pyproject.toml
+lint: setup
+	$(VENV_PY) -m ruff check .
+	$(VENV_PY) -m mypy
+
+test: setup lint
 	$(VENV_PY) -m pytest
 
 test-fast: setup
@@ -21,6 +26,7 @@ notebook: setup
 
 bench: setup
 	$(VENV_PY) -m benchmarks.checker
+	$(VENV_PY) -m benchmarks.resp
 	$(VENV_PY) -m benchmarks.lock
 	$(VENV_PY) -m benchmarks.harness
 
