@@ -1,6 +1,6 @@
 """RESP parsing of the fan-out's replies: hiredis.Reader against the pure-Python reader.
 
-    python -m benchmarks.resp [--iterations 20000] [--rounds 7]
+    python -m benchmarks.resp [--iterations 20000] [--rounds 7] [--live [--ops 2000]]
 
 Both readers are driven the way `majorityredis.resp.read_reply` drives them:
 bytes from one socket read are fed, then the next reply is taken
@@ -13,7 +13,14 @@ and the cost of a fresh reader (`reset`, once per connection checkout).
 
 Rounds alternate the two readers so background load hits both alike; the
 table shows the median over rounds of the per-reply time, and the ratio
-python / hiredis (> 1: hiredis is faster). Not a test: it prints a table.
+python / hiredis (> 1: hiredis is faster).
+
+`--live` also starts 5 real redis-server processes and measures a lock
+acquire+release through the library with each reader in turn (same
+process, same connections' servers, alternating rounds): wall-clock p50 and
+the client's own CPU time per operation (`time.thread_time`), which a
+loaded machine disturbs far less than wall-clock latency. Not a test: it
+prints tables.
 """
 
 from __future__ import annotations
@@ -21,8 +28,10 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from majorityredis import resp
 
@@ -133,10 +142,62 @@ def table(rows: Sequence[tuple[str, int, float, float]]) -> str:
     return "\n".join(lines)
 
 
+def live(ops: int, rounds: int, nodes: int = 5) -> str:
+    """Lock acquire+release on `nodes` real servers with each reader: wall p50 and client CPU per op."""
+    from harness.cluster.processes import RedisServer
+    from majorityredis import MajorityRedis
+
+    readers: dict[str, Factory] = {"python": resp.PythonReader, "hiredis": resp.hiredis_reader}
+    wall: dict[str, list[float]] = {name: [] for name in readers}
+    cpu: dict[str, list[float]] = {name: [] for name in readers}
+    servers: list[RedisServer] = []
+    default = resp.new_reader
+    with tempfile.TemporaryDirectory(prefix="bench-resp-") as tmp:
+        try:
+            for i in range(nodes):
+                server = RedisServer(f"n{i + 1}", Path(tmp) / f"n{i + 1}")
+                servers.append(server)
+                server.start()
+            urls = [f"redis://{s.host}:{s.port}" for s in servers]
+            for _ in range(rounds):
+                for name, factory in readers.items():
+                    resp.new_reader = factory  # every connection of this client gets this reader
+                    with MajorityRedis.from_urls(urls, socket_timeout=2.0) as mr:
+                        lock = mr.lock("bench:resp", ttl=10.0)
+                        for _ in range(50):  # connect, cache the scripts
+                            lock.acquire(blocking=False)
+                            lock.release()
+                        samples = []
+                        cpu_started = time.thread_time()
+                        for _ in range(ops):
+                            started = time.perf_counter()
+                            if not lock.acquire(blocking=False):
+                                raise RuntimeError("an uncontended acquire failed")
+                            lock.release()
+                            samples.append(time.perf_counter() - started)
+                        cpu[name].append((time.thread_time() - cpu_started) / ops * 1e6)
+                        wall[name].append(statistics.median(samples) * 1e3)
+        finally:
+            resp.new_reader = default
+            for server in servers:
+                server.stop()
+    lines = [f"lock acquire+release on {nodes} local nodes, {rounds} alternating rounds of {ops} ops "
+             "(median over rounds)",
+             f"{'reader':<10} {'wall p50 ms':>12} {'client CPU us/op':>17}"]
+    for name in readers:
+        lines.append(f"{name:<10} {statistics.median(wall[name]):>12.3f} {statistics.median(cpu[name]):>17.1f}")
+    ratio_cpu = statistics.median(cpu["python"]) / statistics.median(cpu["hiredis"])
+    ratio_wall = statistics.median(wall["python"]) / statistics.median(wall["hiredis"])
+    lines.append(f"python / hiredis: wall p50 {ratio_wall:.2f}x, client CPU {ratio_cpu:.2f}x")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.resp", description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=20000, help="replies per measurement")
     parser.add_argument("--rounds", type=int, default=7, help="alternating rounds (median reported)")
+    parser.add_argument("--live", action="store_true", help="also time lock ops on 5 real redis-servers")
+    parser.add_argument("--ops", type=int, default=2000, help="acquire+release pairs per live round")
     args = parser.parse_args(argv)
     try:
         import hiredis
@@ -145,6 +206,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 4
     print(f"hiredis {hiredis.__version__}; the library parses with: {resp.PARSER}")
     print(table(run(args.iterations, args.rounds)))
+    if args.live:
+        print()
+        print(live(args.ops, args.rounds))
     return 0
 
 
