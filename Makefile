@@ -10,12 +10,17 @@ SIM_SEEDS ?= 0..4
 
 NODES ?= 5
 
-.PHONY: setup test test-fast run shell notebook bench clean
+.PHONY: setup lint test test-fast run shell notebook bench clean
 
 setup:
 	@bash scripts/setup.sh
 
-test: setup
+# ruff (lint + import order) and mypy (strict for majorityredis/), configured in pyproject.toml
+lint: setup
+	$(VENV_PY) -m ruff check .
+	$(VENV_PY) -m mypy
+
+test: setup lint
 	$(VENV_PY) -m pytest
 	$(VENV_PY) -m harness gate $(CI_SCENARIOS) --junit-xml results/junit-gate.xml
 	$(VENV_PY) -m harness gate $(SIM_SCENARIOS) --simulate --seeds $(SIM_SEEDS) --junit-xml results/junit-simulated.xml
@@ -34,6 +39,7 @@ notebook: setup
 
 bench: setup
 	$(VENV_PY) -m benchmarks.checker
+	$(VENV_PY) -m benchmarks.resp
 	$(VENV_PY) -m benchmarks.lock
 	$(VENV_PY) -m benchmarks.harness
 	$(VENV_PY) -m benchmarks.simulate

@@ -177,7 +177,7 @@ def _measure(scenario: str, contestants: dict[str, tuple[Op, Callable[[], None]]
     clock = time.perf_counter_ns
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pottery warns about its own design choices
-        for name, (op, _close) in contestants.items():
+        for op, _close in contestants.values():
             for _ in range(warmup):
                 op()
         for _ in range(rounds):

@@ -1,5 +1,5 @@
 """A Jepsen-style workbench for majorityredis: cluster, faults, workloads, history, checkers, reports.
 
 Roles never mix: checkers never touch Redis, workloads never touch processes,
-the nemesis never reads the history (see DESIGN.md).
+the nemesis never reads the history (see docs/design.md).
 """

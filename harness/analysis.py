@@ -311,6 +311,11 @@ def format_validity(valid: Any) -> str:
     return "-" if valid is None else str(valid)
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """`value` if it is a mapping, else an empty one (results.json written by older versions)."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def summarize_faults(faults: Iterable[Mapping[str, Any]]) -> str:
     """'partition-halves x3, kill x1' from results.json's faults list."""
     counts: dict[str, int] = {}
@@ -335,12 +340,12 @@ def run_summary(folder: str | Path) -> dict[str, Any]:
         error = None
     except BadInput as problem:
         results, status, error = {}, "unreadable", str(problem)
-    checkers = results.get("checkers") if isinstance(results.get("checkers"), Mapping) else {}
+    checkers: Mapping[str, Any] = _mapping(results.get("checkers"))
     verdicts = {name: (v.get("valid") if isinstance(v, Mapping) else None)
                 for name, v in checkers.items()}
-    faults = results.get("faults") if isinstance(results.get("faults"), list) else []
+    faults: list[Any] = results["faults"] if isinstance(results.get("faults"), list) else []
     anomalies = sum(len(v.get("anomalies") or []) for v in checkers.values() if isinstance(v, Mapping))
-    counts = results.get("counts") if isinstance(results.get("counts"), Mapping) else {}
+    counts: Mapping[str, Any] = _mapping(results.get("counts"))
     totals = {outcome: sum(int(c.get(outcome, 0) or 0) for c in counts.values() if isinstance(c, Mapping))
               for outcome in ("ok", "fail", "info")}
     return {

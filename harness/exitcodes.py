@@ -1,4 +1,4 @@
-"""Exit codes of `python -m harness check|run` (the CI gates of DESIGN.md)."""
+"""Exit codes of `python -m harness check|run` (the CI gates of docs/design.md)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ INVALID = 1        # anomalies found: the correctness gate fails
 UNKNOWN = 2        # undecided (time limit)
 BAD_INPUT = 3      # unreadable history, invalid scenario, unknown model
 ENVIRONMENT = 4    # redis-server or toxiproxy-server missing or would not start
+INTERRUPTED = 130  # Ctrl-C (128 + SIGINT): a run keeps its history and writes status "incomplete"
 
 
 def combine(verdicts: list[Validity]) -> Validity:

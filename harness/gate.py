@@ -20,7 +20,7 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +49,7 @@ class CaseOutcome:
     verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)
     run_dir: Path | None = None
     report: Path | None = None
-    expect: str | dict[str, str] | None = None  # the scenario's: "valid", "invalid" or per checker
+    expect: str | Mapping[str, str] | None = None  # the scenario's: "valid", "invalid" or per checker
     status: str = "complete"
     error: str | None = None
     time_s: float = 0.0
@@ -327,9 +327,9 @@ def anomaly_counts(outcome: CaseOutcome) -> str:
     return ", ".join(f"{name} {len(v.get('anomalies', []))}" for name, v in outcome.verdicts.items()) or "-"
 
 
-def expect_label(expect: str | dict[str, str] | None) -> str:
+def expect_label(expect: str | Mapping[str, str] | None) -> str:
     """"valid", "invalid", "mutex-graph=invalid,resource=valid" (per checker) or "-"."""
-    if isinstance(expect, dict):
+    if expect is not None and not isinstance(expect, str):
         return ",".join(f"{name}={wanted}" for name, wanted in expect.items())
     return expect or "-"
 

@@ -1,5 +1,5 @@
 """results.json of a run: counts, throughput, latency quantiles, fault windows, verdicts,
-expect/passed, status, exit code (schema in DESIGN.md "Results of a run").
+expect/passed, status, exit code (schema in docs/design.md, "Results of a run").
 
 Pure functions of the recorded events and the verdicts (`summarize`, `outcome`,
 `build_results`), plus an atomic writer: the file is written to a temporary name and

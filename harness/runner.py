@@ -46,10 +46,17 @@ from typing import Any, Callable, TextIO
 import yaml
 
 from harness.errors import HarnessError, Terminated
-from harness.history.recorder import Recorder
 from harness.history.events import pair_operations
-from harness.results import (INTERRUPTED, TERMINATED, build_results, checker_expectations, point_latest,
-                             summarize, write_json_atomic)
+from harness.history.recorder import Recorder
+from harness.results import (
+    INTERRUPTED,
+    TERMINATED,
+    build_results,
+    checker_expectations,
+    point_latest,
+    summarize,
+    write_json_atomic,
+)
 from harness.run_health import environment_problem, info_outside_faults, info_share_problem, scan_logs
 from harness.scenario.loader import LoadedScenario, load_scenario
 from harness.scenario.schema import LocalClusterConfig, Scenario
@@ -465,10 +472,10 @@ def print_summary(results: dict[str, Any], run_dir: Path, out: TextIO) -> None:
               f"{'  expected ' + per_checker[name] if name in per_checker else ''}", file=out)
     for f, c in results["counts"].items():
         print(f"  {f:<8} ok {c['ok']:>6}  fail {c['fail']:>6}  info {c['info']:>6}", file=out)
-    kinds: dict[str, int] = {}
+    fault_kinds: dict[str, int] = {}
     for window in results["faults"]:
-        kinds[window["fault"]] = kinds.get(window["fault"], 0) + 1
-    faults = ", ".join(f"{k} x{n}" for k, n in sorted(kinds.items())) or "none"
+        fault_kinds[window["fault"]] = fault_kinds.get(window["fault"], 0) + 1
+    faults = ", ".join(f"{k} x{n}" for k, n in sorted(fault_kinds.items())) or "none"
     print(f"  {results['ops_total']} ops, {results['throughput_ops_s']} ops/s over "
           f"{results['duration_s']} s; faults injected: {faults}", file=out)
     print(f"  results: {run_dir / 'results.json'}", file=out)

@@ -539,7 +539,9 @@ def _has_idle_connected(pool: Any) -> bool:
     is treated as "connect on the pool", which is always safe, only slower.
     """
     idle = getattr(pool, "_available_connections", None)
-    return bool(idle) and getattr(idle[-1], "_sock", None) is not None
+    if not idle:
+        return False
+    return getattr(idle[-1], "_sock", None) is not None
 
 
 def _checkout(pool: Any) -> Any:

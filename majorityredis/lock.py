@@ -699,7 +699,7 @@ def _granted(reply: Any) -> bool:
 
 
 def _renewed(reply: Any) -> bool:
-    return reply == 1 or reply == 2
+    return reply in (1, 2)
 
 
 def _check_ttl_ms(ttl: float) -> None:

@@ -264,11 +264,10 @@ class Register:
 
     def _store_command(self, key: str | bytes, versioned: Versioned) -> Command:
         assert versioned.version is not None
-        version = versioned.version
-        has_value = versioned.value is not None
-        args = [str(version.counter), version.writer, "1" if has_value else "0"]
-        if has_value:
-            args.append(versioned.value)
+        version, value = versioned.version, versioned.value
+        args: list[str | bytes] = [str(version.counter), version.writer, "0" if value is None else "1"]
+        if value is not None:
+            args.append(value)
         return STORE.command([storage_key(key)], args)
 
     def _quorum_answered(self, already: int) -> Callable[[Replies], bool]:

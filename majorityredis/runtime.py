@@ -45,12 +45,15 @@ import random
 import secrets
 import threading
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+
+if TYPE_CHECKING:
+    from majorityredis.fanout import Command, Replies
 
 
 class EventLike(Protocol):
@@ -66,20 +69,19 @@ class ThreadLike(Protocol):
 
 
 class FanoutLike(Protocol):
-    def call(self, commands: Any, *, done: Callable[[Any], bool] | None = None,
-             timeout: float | None = None, n_servers: int | None = None) -> Any: ...
+    def call(self, commands: Command | Mapping[int, Command], *, done: Callable[[Replies], bool] | None = None,
+             timeout: float | None = None, n_servers: int | None = None) -> Replies: ...
     def close(self) -> None: ...
 
 
 class Runtime(Protocol):
     """What the library needs from the world (see the module docstring)."""
 
-    clock: Callable[[], float]
-    wall_clock: Callable[[], float]
-    sleep: Callable[[float], None]
-    token_hex: Callable[[int], str]
-    randbits: Callable[[int], int]
-
+    def clock(self) -> float: ...
+    def wall_clock(self) -> float: ...
+    def sleep(self, seconds: float) -> None: ...
+    def token_hex(self, nbytes: int) -> str: ...
+    def randbits(self, k: int) -> int: ...
     def random(self) -> random.Random: ...
     def event(self) -> EventLike: ...
     def lock(self) -> Any: ...

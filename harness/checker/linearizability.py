@@ -1,6 +1,6 @@
 """The linearizability checker: models + the WGL search, per partition (P-compositionality).
 
-Op semantics (DESIGN.md): `ok` took effect between invocation and completion;
+Op semantics (docs/design.md §2): `ok` took effect between invocation and completion;
 `fail` never took effect (dropped); `info` (or no completion) may have taken
 effect at any time after its invocation, or never: it gets an infinite return
 time, and an unknown read is dropped (it returned nothing, so it constrains
@@ -19,7 +19,7 @@ from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 from harness.checker import unique_values
-from harness.checker.models import Model
+from harness.checker.models import Input, Model
 from harness.checker.verdict import Anomaly, Verdict, json_key, verdict_from
 from harness.checker.wgl import TRIED_STATES_KEPT, Call, SearchResult, searcher
 from harness.errors import BadInput
@@ -181,7 +181,7 @@ def _anomaly(key: Any, ops: list[Op], result: SearchResult, model: Model) -> Ano
 
 def _why(op: Op, result: SearchResult, model: Model) -> str:
     """"read 3 by process 1 (index 7, t=…) cannot take effect: … the only possible states were 1, 2"."""
-    prepared = model.prepare(op)
+    prepared = _input(model, op)
     states = _sorted(list(result.tried_states.get(result.blocker, ())))  # type: ignore[arg-type]
     refused = [s for s in states if not model.step(s, prepared)[0]]
     dead_ends = [s for s in states if model.step(s, prepared)[0]]
@@ -192,6 +192,14 @@ def _why(op: Op, result: SearchResult, model: Model) -> str:
     if refused and dead_ends:
         why += f" (from {_listing(model, dead_ends)} it could, but then other ops could not follow)"
     return why
+
+
+def _input(model: Model, op: Op) -> Input:
+    """The model's input for an op the search placed or tried (only those are explained)."""
+    prepared = model.prepare(op)
+    if prepared is None:  # the search never sees an op its model does not take
+        raise ValueError(f"op at index {op.index} ({op.f!r}) is not an input of the {model.name} model")
+    return prepared
 
 
 def _listing(model: Model, states: list[Any]) -> str:
@@ -212,12 +220,12 @@ def explain(key: Any, ops: list[Op], result: SearchResult, model: Model) -> str:
     for i in result.candidates[:_MAX_LISTED]:
         op = ops[i]
         lines.append(f"    index {op.index:>6}  process {op.process!r:>6}  t={op.start}..{_end(op)}  "
-                     f"{model.describe_op(model.prepare(op))}")
+                     f"{model.describe_op(_input(model, op))}")
     if len(result.candidates) > _MAX_LISTED:
         lines.append(f"    ... and {len(result.candidates) - _MAX_LISTED} more")
     if result.prefix:
         lines.append("  The prefix ends with: " + "; ".join(
-            f"{model.describe_op(model.prepare(ops[i]))} (index {ops[i].index})" for i in result.prefix[-5:]))
+            f"{model.describe_op(_input(model, ops[i]))} (index {ops[i].index})" for i in result.prefix[-5:]))
     return "\n".join(lines)
 
 

@@ -1,6 +1,6 @@
 """LockingQueue histories: each item held by at most one consumer, consumed once, never lost or invented.
 
-Per queue (`key`), from the ops of DESIGN/contracts ("put", "get", "extend",
+Per queue (`key`), from the ops of the queue workload (docs/design.md §3: "put", "get", "extend",
 "consume", "release", "crash", "drain"):
 - "double-hold": two deliveries of an item whose certain holds overlap
   (a hold is [get ok, min(consume/release invoke, validity end)], extends prolong it);

@@ -18,8 +18,7 @@ from types import TracebackType
 
 from harness.cluster.base import ClockUnsupported, ProxiedCluster, node_names
 from harness.cluster.clock import ClockControl, clock_library
-from harness.cluster.processes import (PERSISTENCE_MODES, RedisServer, SpawnerThread,
-                                       ToxiproxyServer)
+from harness.cluster.processes import PERSISTENCE_MODES, RedisServer, SpawnerThread, ToxiproxyServer
 from harness.cluster.toxiproxy import ToxiproxyControl
 
 log = logging.getLogger(__name__)

@@ -149,7 +149,7 @@ class SpawnerThread:
                 continue
             try:
                 future.set_result(fn())
-            except BaseException as exc:  # handed to the caller
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
                 future.set_exception(exc)
 
     def call(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
@@ -383,7 +383,7 @@ def _answers_ping(port: int | None, tls: TlsFiles | None = None) -> bool:
             reply = sock.recv(64)
     except OSError:  # ssl.SSLError is an OSError: a server still starting may cut the handshake
         return False
-    return reply.startswith(b"+PONG") or reply.startswith(b"-NOAUTH")
+    return reply.startswith((b"+PONG", b"-NOAUTH"))
 
 
 def _answers_http(url: str) -> bool:

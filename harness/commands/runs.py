@@ -30,7 +30,7 @@ def _cell(value: object) -> str:
 
 def table_rows(runs: pd.DataFrame) -> list[tuple[str, ...]]:
     """One tuple of cell texts per run, in the order of `runs` (load_runs: newest first)."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for run in runs.itertuples(index=False):
         started = run.started_at.strftime("%Y-%m-%d %H:%M:%S") if not pd.isna(run.started_at) else "-"
         passed = {True: "yes", False: "NO"}.get(run.passed, "-") if isinstance(run.passed, bool) else "-"

@@ -52,9 +52,9 @@ def execute(args: argparse.Namespace) -> int:
 
     from harness.sim.run import simulate_run
 
-    outcome, _stats = simulate_run(loaded, seed=args.seed, results_dir=args.results, out=sys.stdout)
-    if args.shrink and outcome.results["valid"] is False:
+    run, _stats = simulate_run(loaded, seed=args.seed, results_dir=args.results, out=sys.stdout)
+    if args.shrink and run.results["valid"] is False:
         from harness.sweeps.shrink import shrink_run
 
-        shrink_run(outcome.run_dir, results_dir=args.results)
-    return outcome.exit_code
+        shrink_run(run.run_dir, results_dir=args.results)
+    return run.exit_code

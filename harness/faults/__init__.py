@@ -31,8 +31,13 @@ from __future__ import annotations
 from harness.faults.base import Fault, FaultParams
 from harness.faults.clock import ClockJump, ClockRate
 from harness.faults.network import Bandwidth, Latency, OneWayCut, ResetConnections
-from harness.faults.partitions import (PartitionBridge, PartitionClient, PartitionHalves,
-                                       PartitionMajoritiesRing, PartitionNode)
+from harness.faults.partitions import (
+                                       PartitionBridge,
+                                       PartitionClient,
+                                       PartitionHalves,
+                                       PartitionMajoritiesRing,
+                                       PartitionNode,
+)
 from harness.faults.processes import Kill, Pause
 from harness.faults.simulated import ClientClockRate, ClientCrash, ClientPause, CrashLoseWrites
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator
 
 from harness.cluster.base import Cluster
 
+
 def _node_targets(value: Any) -> list[str] | str | int:
     if isinstance(value, str):  # a keyword, or one node name (checked against the cluster later)
         return value if value in ("random", "minority", "majority", "all") else [value]

@@ -24,12 +24,20 @@ from __future__ import annotations
 import random as random_module
 from typing import Any, Iterator
 
-from pydantic import (BaseModel, ConfigDict, Field, SerializeAsAny, SerializerFunctionWrapHandler,
-                      ValidationError, model_serializer, model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from harness.faults import FAULTS
-from harness.faults.base import FaultParams, TIMING_FIELDS, choose_clients, choose_nodes
+from harness.faults.base import TIMING_FIELDS, FaultParams, choose_clients, choose_nodes
 
 
 def _unknown_fault(title: str, kind: Any) -> ValidationError:
@@ -96,9 +104,6 @@ class ScheduledFault(_WithParams):
                              + (f" + delay ({self.extra_window()})" if self.extra_window() else "")
                              + ": a fault entry never overlaps itself")
         return self
-
-
-NemesisEntry = ScheduledFault  # the name /tmp/contracts.md uses
 
 
 class MixItem(_WithParams):

@@ -80,9 +80,9 @@ def build_schedule(config: NemesisConfig | Sequence[ScheduledFault] | Mapping[st
     if not isinstance(config, NemesisConfig):
         config = NemesisConfig(schedule=list(config))
     windows: list[tuple[float, int, float, _WithParams, str]] = []  # (start, order, stop, entry, name)
-    for index, entry in enumerate(config.schedule):
-        for start, stop in _entry_windows(entry, duration):
-            windows.append((start, index, stop, entry, f"schedule.{index}"))
+    for index, scheduled in enumerate(config.schedule):
+        for start, stop in _entry_windows(scheduled, duration):
+            windows.append((start, index, stop, scheduled, f"schedule.{index}"))
     mixes = [(config.random, random.Random(window_seed(seed, -1)), "random")] if config.random is not None else []
     if config.swarm is not None:  # this seed's own subset of kinds and intensity (swarm testing)
         swarm_rng = random.Random(window_seed(seed, -2))
@@ -178,7 +178,7 @@ class Nemesis:
                 value = dict(fault.start(self.cluster, random.Random(action.seed)))
             else:
                 value = dict(fault.stop(self.cluster))
-        except Exception as exc:  # a failed fault must not end the run; say what happened
+        except Exception as exc:  # noqa: BLE001 - a failed fault must not end the run; say what happened
             message = f"{fault.kind} #{action.fault_id} {action.phase} failed: {type(exc).__name__}: {exc}"
             log.warning("%s", message)
             self.errors.append(message)

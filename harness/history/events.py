@@ -1,6 +1,6 @@
 """Events of a history and the operations they form.
 
-An `Event` is one line of a history (see DESIGN.md "The history format"): an
+An `Event` is one line of a history (see docs/design.md, "The history format"): an
 `invoke`, or its completion `ok` / `fail` / `info` by the same process. An `Op`
 pairs an invocation with its completion; checkers work on ops.
 """

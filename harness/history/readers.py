@@ -2,7 +2,7 @@
 
 Three formats are recognised from the first non-blank line:
 
-- our JSON Lines (`history.jsonl`, DESIGN.md): ``{"index": 0, "time": 1200, ...}``;
+- our JSON Lines (`history.jsonl`, docs/design.md §2): ``{"index": 0, "time": 1200, ...}``;
 - Jepsen EDN: one map per line (``{:process 0, :type :invoke, :f :read, :value nil}``)
   or a single vector of maps; parsed with the `edn_format` library (a fast path
   handles the common flat one-line maps and is checked against it by tests);
@@ -55,7 +55,8 @@ def read_history(path: str | Path) -> list[Event]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise BadInput(source, "no such file; give the path of a history (history.jsonl, .edn or a Jepsen log)") from None
+        raise BadInput(source, "no such file; give the path of a history (history.jsonl, .edn or a Jepsen log)") \
+            from None
     except IsADirectoryError:
         raise BadInput(source, "is a directory; give the history file inside it (e.g. history.jsonl)") from None
     except UnicodeDecodeError as error:
@@ -86,7 +87,7 @@ def _detect(line: str, source: str | None, number: int) -> Parser:
     stripped = line.strip()
     if _JSON_START.match(stripped):
         return _parse_jsonl
-    if stripped.startswith("{") or stripped.startswith("["):
+    if stripped.startswith(("{", "[")):
         return _parse_edn
     if "jepsen.util" in stripped or stripped.split()[0] in _LOG_LEVELS or _LOG_EVENT.match(stripped):
         return _parse_log
@@ -202,7 +203,7 @@ def _parse_edn(lines: list[str], source: str | None) -> tuple[list[Event], list[
 def _parse_edn_vector(text: str, source: str | None) -> tuple[list[Event], list[int | None]]:
     try:
         values = edn_format.loads_all(text)
-    except Exception as error:  # edn_format raises EDNDecodeError and, on odd input, others
+    except Exception as error:  # noqa: BLE001 - edn_format raises EDNDecodeError and, on odd input, others
         raise BadInput(source, f"invalid EDN: {error}") from None
     if len(values) != 1 or isinstance(values[0], (str, Mapping)) or not isinstance(values[0], Sequence):
         raise BadInput(source, "expected one EDN vector of operation maps")
@@ -223,7 +224,7 @@ def _parse_edn_vector(text: str, source: str | None) -> tuple[list[Event], list[
 def _edn_loads_one(text: str, source: str | None, number: int) -> Any:
     try:
         values = edn_format.loads_all(text)
-    except Exception as error:  # edn_format raises EDNDecodeError and, on odd input, others
+    except Exception as error:  # noqa: BLE001 - edn_format raises EDNDecodeError and, on odd input, others
         raise BadInput(source, f"invalid EDN: {error}", line=number) from None
     if len(values) != 1:
         raise BadInput(source, f"expected one EDN map on the line, found {len(values)} values", line=number)
@@ -296,7 +297,8 @@ def _fast_scalar(token: str) -> Any:
 
 # --------------------------------------------------------------------------- Jepsen 0.0.x logs
 
-_LOG_EVENT = re.compile(r'(?P<process>:?[\w\-]+)\s+:(?P<type>invoke|ok|fail|info)\s+(?P<f>:?\S+)(?:\s+(?P<value>.*?))?\s*$')
+_LOG_EVENT = re.compile(r'(?P<process>:?[\w\-]+)\s+:(?P<type>invoke|ok|fail|info)\s+(?P<f>:?\S+)'
+                        r'(?:\s+(?P<value>.*?))?\s*$')
 
 
 def _parse_log(lines: list[str], source: str | None) -> tuple[list[Event], list[int | None]]:
@@ -337,7 +339,7 @@ def _log_value(text: str, source: str | None, number: int) -> Any:
         return _fast_value(text)
     try:
         values = edn_format.loads_all(text)
-    except Exception as error:  # edn_format raises EDNDecodeError and, on odd input, others
+    except Exception as error:  # noqa: BLE001 - edn_format raises EDNDecodeError and, on odd input, others
         raise BadInput(source, f"invalid EDN value {text[:40]!r}: {error}", line=number, field="value") from None
     if len(values) != 1:
         raise BadInput(source, f"expected one value, got {text[:40]!r}", line=number, field="value")

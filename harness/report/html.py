@@ -204,8 +204,10 @@ def render(run: Run, *, latency_png: bytes, rate_png: bytes, now: datetime | Non
 {_img(rate_png, "throughput over time", "rate-png")}
 <h2>Inputs</h2>
 {_scenario(run)}
-<details><summary>results.json (without checker details)</summary><pre>{escape(json.dumps(stats, indent=2, default=str))}</pre></details>
-<footer>Generated {generated} by <code>python -m harness report {escape(str(run.path))}</code> from history.jsonl and results.json.</footer>
+<details><summary>results.json (without checker details)</summary>
+<pre>{escape(json.dumps(stats, indent=2, default=str))}</pre></details>
+<footer>Generated {generated} by <code>python -m harness report {escape(str(run.path))}</code>
+from history.jsonl and results.json.</footer>
 </main>
 <script type="application/json" id="timeline-data">{payload}</script>
 <script>{_asset("timeline.js")}</script>

@@ -191,7 +191,7 @@ def verdicts_figure(runs: pd.DataFrame) -> Figure:
     scenarios = sorted(runs["scenario"].astype(str).unique()) if len(runs) else []
     figure = _new_figure(11, 1.2 + 0.35 * max(3, len(scenarios)))
     ax = figure.subplots()
-    colour = {True: OUTCOME_COLOURS["ok"], False: OUTCOME_COLOURS["fail"]}
+    colour: dict[bool | None, str] = {True: OUTCOME_COLOURS["ok"], False: OUTCOME_COLOURS["fail"]}
     for valid, label in ((True, "valid"), (False, "invalid"), (None, "unknown / none")):
         chosen = runs[[(v is valid) if valid is not None else not isinstance(v, bool)
                        for v in runs["valid"]]] if len(runs) else runs

@@ -60,7 +60,8 @@ def _process_order(process: Any) -> tuple[int, Any]:
     return (0, process) if isinstance(process, int) else (1, str(process))
 
 
-def assign_lanes(history: pd.DataFrame, end_s: float, max_lanes: int = MAX_LANES) -> tuple[dict[Any, int], list[dict[str, Any]]]:
+def assign_lanes(history: pd.DataFrame, end_s: float,
+                 max_lanes: int = MAX_LANES) -> tuple[dict[Any, int], list[dict[str, Any]]]:
     """process -> lane. One lane per process; beyond max_lanes processes (workers that continue
     under a new id after an info), a process reuses the first lane whose previous process had
     finished (its last op completed) before this one's first invocation, like Jepsen's threads."""

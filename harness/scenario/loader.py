@@ -10,6 +10,7 @@ union tag "lock" that pydantic inserts is not part of the dotted name).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -212,7 +213,7 @@ def dotted(location: Location) -> str:
     return out
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: Mapping[str, Any]) -> str:
     message = str(error.get("msg", "invalid value"))
     if error.get("type") == "missing":
         return "required field is missing"

@@ -10,7 +10,7 @@ errors everywhere (a typo must not be silently ignored).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
@@ -19,6 +19,7 @@ from harness.cluster.external import ExternalClusterConfig
 from harness.cluster.processes import PERSISTENCE_MODES
 from harness.faults.config import NemesisConfig
 from harness.workload import WORKLOADS
+from harness.workload.base import WorkloadParams
 
 Persistence = Literal["none", "appendonly everysec", "appendonly always"]
 Expectation = Literal["valid", "invalid"]
@@ -44,8 +45,10 @@ class LocalClusterConfig(BaseModel):
 
 ClusterConfig = Annotated[Union[LocalClusterConfig, ExternalClusterConfig], Field(discriminator="mode")]
 
-WorkloadConfig = Annotated[Union[tuple(cls.Params for cls in WORKLOADS.values())],  # type: ignore[misc]
-                           Field(discriminator="type")]
+if TYPE_CHECKING:  # statically: some workload's Params (the union is built from the registry at import)
+    WorkloadConfig = WorkloadParams
+else:
+    WorkloadConfig = Annotated[Union[tuple(cls.Params for cls in WORKLOADS.values())], Field(discriminator="type")]
 
 
 def checker_names() -> tuple[str, ...]:

@@ -654,13 +654,13 @@ def _lex_walk(order: list[tuple[float, bytes]], low: tuple[bytes | None, bool, i
         if start is None or not _gte_min(order[start][1], low):
             return []
         walk = order[start::-1]
-        inside: Callable[[bytes], bool] = lambda m: _gte_min(m, low)
+        inside: Callable[[bytes], bool] = lambda m: _gte_min(m, low)  # noqa: E731 - one of two bounds
     else:
         start = next((i for i in range(n) if _gte_min(order[i][1], low)), None)
         if start is None or not _lte_max(order[start][1], high):
             return []
         walk = order[start:]
-        inside = lambda m: _lte_max(m, high)
+        inside = lambda m: _lte_max(m, high)  # noqa: E731 - one of two bounds
     if offset < 0:
         return []
     out = []

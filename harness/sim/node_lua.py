@@ -44,7 +44,8 @@ _KEPT_GLOBALS = (
 
 _BOOTSTRAP = r"""
 local py_call, py_pcall, py_message, py_sha1, kept = ...
-local error, type, select, tostring, setmetatable, xpcall, pcall, rawset = error, type, select, tostring, setmetatable, xpcall, pcall, rawset
+local error, type, select, tostring = error, type, select, tostring
+local setmetatable, xpcall, pcall, rawset = setmetatable, xpcall, pcall, rawset
 local loadstring, setfenv, getinfo, unpack, rawget = loadstring, setfenv, debug.getinfo, unpack, rawget
 local genv = _G
 

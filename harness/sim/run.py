@@ -23,6 +23,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -32,8 +33,15 @@ from harness.errors import BadInput
 from harness.faults.schedule import Nemesis, build_schedule
 from harness.history.recorder import Recorder
 from harness.results import build_results, point_latest, summarize, write_json_atomic
-from harness.runner import (FaultTracker, RunOutcome, judge_health, new_run_dir, print_summary, run_checkers,
-                            scenario_as_run)
+from harness.runner import (
+    FaultTracker,
+    RunOutcome,
+    judge_health,
+    new_run_dir,
+    print_summary,
+    run_checkers,
+    scenario_as_run,
+)
 from harness.scenario.loader import LoadedScenario
 from harness.scenario.schema import LocalClusterConfig, Scenario
 from harness.sim.cluster import ClientCrash, SimCluster, sim_cluster_for
@@ -98,7 +106,7 @@ class SimulatedRun:
         schedule = build_schedule(s.nemesis, s.duration, s.seed)
         nemesis = Nemesis(self.cluster, schedule, record=self.faults.record, clock=lambda: kernel.now)
         for action in schedule:
-            kernel.call_at(action.at, lambda action=action: nemesis.perform(action))
+            kernel.call_at(action.at, partial(nemesis.perform, action))
         for slot in range(s.clients):
             self._start_worker(slot)
         kernel.run(until=s.duration)

@@ -23,15 +23,16 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from redis.exceptions import NoScriptError
 
-from majorityredis.fanout import Command, Replies
 from harness.sim.kernel import Gate, SimEvent, SimLock, Task
 from harness.sim.nodes import SIM_EPOCH_S
 from harness.sim.streams import stream
 from harness.sim.world import SimWorld
+from majorityredis.fanout import Command, Replies
 
 URL_SCHEME = "sim://"
 CLIENT_CLOCK_ORIGIN_S = 1000.0  # a client's monotonic clock reads this at virtual time 0
@@ -204,7 +205,8 @@ class SimFanout:
                 break
             task = kernel.current()
             call.task, call.ticket = task, kernel.next_ticket(task)
-            kernel.call_later(self.process.to_virtual(remaining), lambda t=task, k=call.ticket: kernel.wake(t, k))
+            # bound now: a later pass of this loop parks on a newer ticket, which this timer must not wake
+            kernel.call_later(self.process.to_virtual(remaining), partial(kernel.wake, task, call.ticket))
             kernel.park(task, call.ticket)
             call.task = None
         call.open = False

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import html
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -37,7 +38,7 @@ class ScenarioSweep:
 
     name: str
     scenario_file: str
-    expect: str | dict[str, str]
+    expect: str | Mapping[str, str]
     seeds: list[SeedReport] = field(default_factory=list)
 
     @property
@@ -49,7 +50,7 @@ class ScenarioSweep:
     def exit_code(self) -> int:
         verdicts = [r.valid for r in self.seeds]
         broken = [r.exit_code for r in self.seeds if r.valid is None]
-        if isinstance(self.expect, dict):
+        if not isinstance(self.expect, str):
             return self._per_checker_exit_code(broken)
         if self.expect == "invalid":
             if any(v is False for v in verdicts):
@@ -65,7 +66,7 @@ class ScenarioSweep:
 
 
     def _per_checker_exit_code(self, broken: list[int]) -> int:
-        assert isinstance(self.expect, dict)
+        assert not isinstance(self.expect, str)
         ran = [r for r in self.seeds if r.valid is not None]
         names = {name for r in ran for name in r.checkers}
         missed = unknown = False

@@ -26,7 +26,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,6 +41,8 @@ class WorkloadParams(BaseModel):
     """Base of every workload's scenario section (unknown keys are errors)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    if TYPE_CHECKING:  # every subclass declares it as its Literal tag; not a field of the base
+        type: str
 
     socket_timeout: float = Field(0.5, gt=0, description="socket timeout of every Redis connection (s)")
 
@@ -108,7 +110,7 @@ class ClientContext:
         return self.stop.wait(seconds)
 
 
-def client_rng(seed: int, slot: int) -> random.Random:
+def client_rng(seed: int, slot: int | str) -> random.Random:
     """The generator randomness of one client slot: same seed -> same op mix."""
     return random.Random(f"{seed}/{slot}")
 
@@ -169,7 +171,7 @@ class Workload(ABC):
     def run_client(self, ctx: ClientContext) -> None:
         """The loop of client slot `ctx.slot`; returns soon after ctx.stop is set."""
 
-    def final_phase(self, ctx: ClientContext) -> None:
+    def final_phase(self, ctx: ClientContext) -> None:  # noqa: B027 - optional: most workloads need none
         """The quiescent phase through direct URLs (default: nothing)."""
 
     def keys(self) -> list[str]:

@@ -4,7 +4,7 @@ One cycle of a client (paced at `rate` cycles per second):
 acquire (non-blocking) -> [sleep `pause` s: a GC pause] -> use (begin..commit at the
 protected resource, `use_ms` long) -> [extend -> use again] -> release.
 
-History (see /tmp/contracts "History contents per workload"): `acquire` ok
+History (docs/design.md, "History contents per workload"): `acquire` ok
 {"token", "validity_ms"} (validity measured just before recording, so conservative),
 `use` invoke {"token", "resource"} ok {"token"} / fail {"token", "rejected", "highest"},
 `extend` ok {"token", "validity_ms"}, `release` ok / fail (LockNotOwned: nothing held).
@@ -18,8 +18,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
-from harness.workload.base import (ClientContext, Pacer, ProcessHistory, Workload, WorkloadParams,
-                                   error_text, hold_ttl, register_workload, run_with_library)
+from harness.workload.base import (
+    ClientContext,
+    Pacer,
+    ProcessHistory,
+    Workload,
+    WorkloadParams,
+    error_text,
+    hold_ttl,
+    register_workload,
+    run_with_library,
+)
 from harness.workload.resource import ProtectedResource
 
 

@@ -3,7 +3,7 @@ release or crash; a final drain empties the queue so lost items show.
 
 Client slots 0..producers-1 produce, the others consume. A consumer that crashes
 abandons its held item (the hold expires after its TTL and another consumer gets
-it) and continues under a new process id. History: see /tmp/contracts
+it) and continues under a new process id. History: see docs/design.md,
 "History contents per workload" (put, get, extend, consume, release, crash, drain).
 """
 
@@ -16,8 +16,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
-from harness.workload.base import (ClientContext, Pacer, ProcessHistory, Workload, WorkloadParams,
-                                   error_text, hold_ttl, register_workload, run_with_library)
+from harness.workload.base import (
+    ClientContext,
+    Pacer,
+    ProcessHistory,
+    Workload,
+    WorkloadParams,
+    error_text,
+    hold_ttl,
+    register_workload,
+    run_with_library,
+)
 
 
 class QueueParams(WorkloadParams):

@@ -17,10 +17,16 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from harness.workload.base import (
+    ClientContext,
+    Pacer,
+    Workload,
+    WorkloadParams,
+    error_text,
+    register_workload,
+    run_with_library,
+)
 from majorityredis.runtime import REAL, Runtime
-
-from harness.workload.base import (ClientContext, Pacer, Workload, WorkloadParams, error_text,
-                                   register_workload, run_with_library)
 
 
 class RegisterParams(WorkloadParams):

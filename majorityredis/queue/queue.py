@@ -125,8 +125,8 @@ from majorityredis.queue.plan import (
 from majorityredis.queue.scripts import (
     ABANDON,
     COMPLETE,
-    COUNT,
     CONSUME,
+    COUNT,
     EXTEND,
     GRANT,
     HEAL,

@@ -17,7 +17,6 @@ from harness.cluster.local import LocalCluster
 from harness.cluster.processes import RedisServer
 from harness.errors import EnvironmentFailure
 from harness.faults import FAULTS
-
 from tests.support.probes import alive, client
 from tests.support.waiting import wait_until
 

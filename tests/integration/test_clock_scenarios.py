@@ -12,7 +12,6 @@ import pytest
 from harness.history.events import nemesis_events
 from harness.history.readers import read_history
 from harness.runner import RunOutcome, run_scenario
-
 from tests.integration.test_run_scenarios import PidWatcher
 from tests.support.probes import alive
 

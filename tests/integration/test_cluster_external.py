@@ -16,9 +16,13 @@ import pytest
 from pydantic import ValidationError
 
 from harness.cluster.base import Cluster
-from harness.cluster.external import (ClusterCommandError, ExternalCluster, ExternalClusterConfig,
-                                      ExternalNode, render_command)
-
+from harness.cluster.external import (
+    ClusterCommandError,
+    ExternalCluster,
+    ExternalClusterConfig,
+    ExternalNode,
+    render_command,
+)
 from tests.support.probes import ping_outcome as outcome
 
 pytestmark = pytest.mark.integration

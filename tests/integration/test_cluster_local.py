@@ -12,8 +12,8 @@ from harness.cluster.local import LocalCluster
 from harness.cluster.processes import free_port
 from harness.cluster.toxiproxy import ToxiproxyControl, ToxiproxyError
 from harness.errors import EnvironmentFailure
-
-from tests.support.probes import alive, client, ping_outcome as outcome
+from tests.support.probes import alive, client
+from tests.support.probes import ping_outcome as outcome
 
 pytestmark = pytest.mark.integration
 

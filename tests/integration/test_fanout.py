@@ -17,7 +17,6 @@ import redis
 from majorityredis import MajorityRedis
 from majorityredis.fanout import Command, Fanout, Replies
 from majorityredis.scripts import Script
-
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration

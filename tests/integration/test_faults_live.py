@@ -12,8 +12,8 @@ from harness.cluster.local import LocalCluster
 from harness.faults import FAULTS
 from harness.faults.config import NemesisConfig
 from harness.faults.schedule import Nemesis, build_schedule
-
-from tests.support.probes import client, ping_outcome as outcome
+from tests.support.probes import client
+from tests.support.probes import ping_outcome as outcome
 
 pytestmark = pytest.mark.integration
 

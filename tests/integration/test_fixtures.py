@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-
 import pytest
 import redis
 
 from harness.cluster.processes import RedisServer
-
 from tests.support.probes import alive
 
 pytestmark = pytest.mark.integration

@@ -56,7 +56,8 @@ def test_one_failing_and_one_passing_scenario_exit_1_with_one_failure(tmp_path: 
     assert rows == {str(passing): ["INVALID", "invalid", "0"], str(failing): ["INVALID", "valid", "1"]}
 
     suite, cases = _cases(xml)
-    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("2", "1", "0", "0")
+    counts = (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped"))
+    assert counts == ("2", "1", "0", "0")
     assert cases[str(passing)].find("failure") is None
     failure = cases[str(failing)].find("failure")
     assert failure is not None and failure.get("type") == "anomaly"
@@ -130,7 +131,8 @@ def test_an_interrupted_gate_writes_xml_for_what_finished(tmp_path: Path, sig: s
 
     assert "(interrupted)" in out
     suite, cases = _cases(xml)
-    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("3", "0", "0", "2")
+    counts = (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped"))
+    assert counts == ("3", "0", "0", "2")
     finished, interrupted, not_run = cases[str(short)], cases[str(long)], cases[str(never)]
     assert [child.tag for child in finished if child.tag in ("failure", "error", "skipped")] == []
     assert "interrupted" in interrupted.find("skipped").get("message", "")  # type: ignore[union-attr]

@@ -10,7 +10,6 @@ import pytest
 from majorityredis import LockNotAcquired, LockNotOwned, MajorityRedis, MajorityRedisError
 from majorityredis.fanout import Command
 from majorityredis.lock import ACQUIRE, EXTEND, RELEASE
-
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration

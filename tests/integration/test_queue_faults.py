@@ -13,7 +13,6 @@ import pytest
 
 from majorityredis import LockNotOwned, MajorityRedis, NoQuorum
 from majorityredis.queue.plan import QueueKeys
-
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -122,7 +121,7 @@ def test_producers_and_consumers_consume_every_item_exactly_once_without_overlap
     assert set(consumed.values()) == {1}, "an item was consumed twice"
     for item_id, holds in intervals.items():
         holds.sort()
-        for (start_a, end_a, how_a), (start_b, _end_b, how_b) in zip(holds, holds[1:]):
+        for (_start_a, end_a, how_a), (start_b, _end_b, how_b) in zip(holds, holds[1:]):
             assert start_b >= end_a, f"{item_id}: hold ({how_b}) began before the previous ({how_a}) ended"
     crashed = [item_id for item_id, holds in intervals.items() if any(h[2] == "crash" for h in holds)]
     assert crashed, "no consumer crashed: the redelivery path was not exercised"
@@ -173,7 +172,7 @@ def test_one_item_raced_by_eight_consumers_goes_to_exactly_one(redis5, connect):
         failures: list[NoQuorum] = []
         barrier = threading.Barrier(8)
 
-        def race(i: int) -> None:
+        def race(i: int, barrier: threading.Barrier, winners: list[int], failures: list[NoQuorum]) -> None:
             barrier.wait()
             try:
                 if queues[i].get(ttl=30.0, timeout=0.2) is not None:
@@ -181,7 +180,7 @@ def test_one_item_raced_by_eight_consumers_goes_to_exactly_one(redis5, connect):
             except NoQuorum as error:
                 failures.append(error)
 
-        threads = [threading.Thread(target=race, args=(i,)) for i in range(8)]
+        threads = [threading.Thread(target=race, args=(i, barrier, winners, failures)) for i in range(8)]
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -14,9 +14,15 @@ import redis
 from majorityredis import MajorityRedis, NoQuorum
 from majorityredis.fanout import Command
 from majorityredis.register import (
-    ABSENT, STORE, Register, Version, Versioned, encode_value, parse_reply, storage_key,
+    ABSENT,
+    STORE,
+    Register,
+    Version,
+    Versioned,
+    encode_value,
+    parse_reply,
+    storage_key,
 )
-
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration

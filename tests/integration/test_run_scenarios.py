@@ -22,7 +22,6 @@ from harness.history.events import nemesis_events, pair_operations
 from harness.history.readers import read_history
 from harness.runner import make_cluster, run_scenario
 from harness.workload.base import FINAL_PROCESS_BASE
-
 from tests.support.probes import alive
 
 pytestmark = pytest.mark.integration

@@ -8,14 +8,12 @@ started with `--tls-port` only, so a plain connection is refused.
 
 from __future__ import annotations
 
-
 import pytest
 import redis
 from redis.connection import SSLConnection
 
 from majorityredis import MajorityRedis
 from majorityredis.fanout import Command
-
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -92,4 +90,5 @@ def test_a_late_tls_reply_is_drained_and_the_connection_reused(tls3, tls_files):
         wait_until(lambda: tls3.direct(2).get("tls:n") == b"1", 5.0)  # the paused INCR ran after resume
         replies = mr.fanout.call(Command(("GET", "tls:n")))
         assert replies.values == {0: b"1", 1: b"1", 2: b"1"}  # in step: not the late INCR reply (1 as int)
-        assert mr.fanout._parked[2] == [] and owed[0] in [line.conn for line in mr.fanout._idle[2]]  # drained, then reused
+        # drained, then reused
+        assert mr.fanout._parked[2] == [] and owed[0] in [line.conn for line in mr.fanout._idle[2]]

@@ -1,7 +1,7 @@
 """Realistic run folders for tests of the analysis, the report and the notebooks.
 
 `write_run_folder(base, ...)` simulates a seeded lock (or register) workload under a nemesis and
-writes what the runner writes (DESIGN.md "Results of a run", /tmp contracts): history.jsonl with
+writes what the runner writes (docs/design.md, "Results of a run"): history.jsonl with
 paired client ops and nemesis start/stop events, results.json with verdicts and anomalies that point
 at real event indices, scenario.yaml and run.log. With `valid=False` it injects one split-brain (two
 overlapping holds during the partition, or a stale register read) and the verdicts say so.

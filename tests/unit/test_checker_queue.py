@@ -13,7 +13,8 @@ Q = "q"
 class QueueHistory(History):
     """Queue ops with times in ms."""
 
-    def put(self, process: int, item: str, *, at: int, done: int, priority: int = 0, kind: str = "ok") -> "QueueHistory":
+    def put(self, process: int, item: str, *, at: int, done: int, priority: int = 0,
+            kind: str = "ok") -> "QueueHistory":
         self.invoke(process, "put", {"item": item, "priority": priority}, key=Q, at=at * MS)
         result: Any = {"item": item, "id": f"id-{item}"} if kind == "ok" else None
         self._add(process, kind, "put", result, Q, done * MS)

@@ -334,7 +334,7 @@ def simulated(rng: random.Random, with_cas: bool, operations: int) -> list[Event
         f = rng.choice(["read", "write", "cas"] if with_cas else ["read", "write"])
         written += f != "read"
         points.append((effect, process, f, written, begin, finish))
-    for effect, process, f, value, begin, finish in sorted(points):
+    for _effect, process, f, value, begin, finish in sorted(points):
         outcome = rng.choice(["ok"] * 6 + ["info", "crash", "fail"])
         happened = outcome == "ok" or (outcome in ("info", "crash") and rng.random() < 0.5)
         arg: Any = value if f == "write" else None

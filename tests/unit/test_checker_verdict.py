@@ -38,8 +38,10 @@ def test_compose_false_beats_unknown_beats_true() -> None:
 
 def test_check_all_composes_named_checkers() -> None:
     h = History()
-    h.invoke(0, "acquire", None, key="L", at=1 * MS).ok(0, "acquire", {"token": 2, "validity_ms": 100}, key="L", at=2 * MS)
-    h.invoke(1, "acquire", None, key="L", at=3 * MS).ok(1, "acquire", {"token": 1, "validity_ms": 100}, key="L", at=4 * MS)
+    h.invoke(0, "acquire", None, key="L", at=1 * MS)
+    h.ok(0, "acquire", {"token": 2, "validity_ms": 100}, key="L", at=2 * MS)
+    h.invoke(1, "acquire", None, key="L", at=3 * MS)
+    h.ok(1, "acquire", {"token": 1, "validity_ms": 100}, key="L", at=4 * MS)
     verdict = check_all(h.events, ["mutex-graph", "fencing"])
     assert verdict.checker == "mutex-graph+fencing" and verdict.valid is False
     assert {a.kind for a in verdict.anomalies} == {"overlapping-holds", "token-order"}

@@ -93,8 +93,8 @@ def test_from_urls_passes_passwords_through():
 
 
 def test_from_urls_passes_tls_and_other_options_through():
-    mr = MajorityRedis.from_urls([f"rediss://:pw@127.0.0.1:{port}/0" for port in (7001, 7002, 7003)], ssl_cert_reqs="none",
-                                 ssl_ca_certs="/tmp/ca.pem", health_check_interval=7)
+    urls = [f"rediss://:pw@127.0.0.1:{port}/0" for port in (7001, 7002, 7003)]
+    mr = MajorityRedis.from_urls(urls, ssl_cert_reqs="none", ssl_ca_certs="/tmp/ca.pem", health_check_interval=7)
     for client in mr.clients:
         pool = client.connection_pool
         assert pool.connection_class is SSLConnection

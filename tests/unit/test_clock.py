@@ -11,14 +11,12 @@ from pathlib import Path
 import pytest
 
 from harness import exitcodes
-from harness.cluster.clock import (CHECK_SALT, LAYOUT, MAGIC, NS, VERSION, ClockControl, ClockParams,
-                                   check_word)
+from harness.cluster.clock import CHECK_SALT, LAYOUT, MAGIC, NS, VERSION, ClockControl, ClockParams, check_word
 from harness.errors import BadInput
 from harness.faults import FAULTS
 from harness.faults.node_holds import holds_for
 from harness.results import build_results, checker_expectations, outcome
 from harness.scenario.loader import load_scenario
-
 
 # -- the clock model -------------------------------------------------------------------
 
@@ -215,7 +213,8 @@ def test_a_per_checker_expectation_loads_and_turns_on_clock_control(tmp_path: Pa
     scenario = load(tmp_path, SCENARIO).scenario
     assert scenario.expect == {"mutex-graph": "invalid", "resource": "valid"}
     assert scenario.nemesis.needs_clock_control()
-    assert not load(tmp_path, SCENARIO.replace("clock-jump, targets: majority, offset_s: 10", "pause")).scenario.nemesis.needs_clock_control()
+    paused = SCENARIO.replace("clock-jump, targets: majority, offset_s: 10", "pause")
+    assert not load(tmp_path, paused).scenario.nemesis.needs_clock_control()
 
 
 @pytest.mark.parametrize("old, new, line, field, reason", [

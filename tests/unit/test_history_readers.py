@@ -48,6 +48,7 @@ def test_empty_file_is_an_empty_history(tmp_path: Path) -> None:
     ('{"index": 0, "time": 1, "process": 0, "type": "begin", "f": "read"}', "type", "type must be one of"),
     ('{"index": 0, "time": 1, "process": 0, "type": "invoke"}', "f", "missing field 'f'"),
     ('{"index": 0, "time": "soon", "process": 0, "type": "invoke", "f": "read"}', "time", "time must be"),
+    ('{"index": 0, "time": 1.5, "process": 0, "type": "invoke", "f": "read"}', "time", "time must be"),
     ('{"index": 0, "time": 1, "process": [1], "type": "invoke", "f": "read"}', "process", "process must be"),
     ('{"index": "0", "time": 1, "process": 0, "type": "invoke", "f": "read"}', "index", "index must be"),
 ])
@@ -60,6 +61,15 @@ def test_bad_jsonl_fields_name_line_and_field(tmp_path: Path, line: str, field: 
     assert (error.path, error.line, error.field) == (str(path), 2, field)
     assert reason in error.reason
     assert str(path) in str(error) and ":2" in str(error)
+
+
+def test_a_time_written_as_a_float_is_bad_input_even_when_whole(tmp_path: Path) -> None:
+    """Integer nanoseconds only: a float time (1200.0 too) says the writer is not ours, and its
+    neighbours may have lost precision (2**53), which can reorder events and flip a verdict."""
+    path = write(tmp_path, '{"index": 0, "time": 1200.0, "process": 0, "type": "invoke", "f": "read"}\n')
+    with pytest.raises(BadInput) as raised:
+        read_history(path)
+    assert raised.value.line == 1 and raised.value.field == "time"
 
 
 def test_truncated_json_line_names_its_line(tmp_path: Path) -> None:

@@ -187,7 +187,7 @@ def test_many_processes_share_lanes_without_overlap() -> None:
     assert lanes[100] != lanes[0] and labels[lanes[0]]["label"] == "p0 +99"
     few = pd.DataFrame(rows[:5])
     lanes, labels = assign_lanes(few, end_s=5.0)
-    assert [l["label"] for l in labels] == ["p0", "p1", "p2", "p3", "p4"]
+    assert [lane["label"] for lane in labels] == ["p0", "p1", "p2", "p3", "p4"]
 
 
 # ------------------------------------------------------------------------- commands

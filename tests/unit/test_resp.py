@@ -1,15 +1,33 @@
-"""The RESP reader of the fan-out: every reply type, and INCOMPLETE at every cut of the bytes."""
+"""The RESP reader of the fan-out: every reply type, and INCOMPLETE at every cut of the bytes,
+for both readers (hiredis.Reader, used when hiredis is installed, and the pure-Python fallback)."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from redis.exceptions import BusyLoadingError, NoScriptError, ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
-from majorityredis.resp import INCOMPLETE, buffered_reply, parse, read_reply, reset
+from majorityredis import resp
+from majorityredis.resp import INCOMPLETE, buffered_reply, next_reply, parse, read_reply, reset
+
+try:
+    import hiredis
+except ImportError:
+    hiredis = None
+
+READERS = [
+    pytest.param(resp.PythonReader, id="python"),
+    pytest.param(resp.hiredis_reader, id="hiredis",
+                 marks=pytest.mark.skipif(hiredis is None, reason="hiredis is not installed")),
+]
+# where hiredis answers differently (documented in majorityredis.resp: Redis sends neither to the fan-out)
+HIREDIS_ANSWERS = {b"(12345678901234567890\r\n": b"12345678901234567890"}
 
 CASES = [
     (b"+OK\r\n", b"OK"),
@@ -58,6 +76,60 @@ def test_errors_are_returned_as_redis_py_exceptions() -> None:
     assert isinstance(blob, ResponseError) and "oops" in str(blob)
 
 
+def expected_of(factory: object, wire: bytes, expected: object) -> object:
+    return HIREDIS_ANSWERS.get(wire, expected) if factory is resp.hiredis_reader else expected
+
+
+@pytest.mark.parametrize("factory", READERS)
+@pytest.mark.parametrize(("wire", "expected"), CASES)
+def test_readers_give_every_reply_once_it_is_whole(factory, wire: bytes, expected: object) -> None:
+    reader = factory()
+    for byte in range(len(wire) - 1):  # fed a byte at a time: incomplete until the last byte
+        reader.feed(wire[byte:byte + 1])
+        assert next_reply(reader) is INCOMPLETE, (wire, byte)
+    reader.feed(wire[-1:])
+    assert next_reply(reader) == expected_of(factory, wire, expected)
+    assert next_reply(reader) is INCOMPLETE
+    assert not reader.has_data()
+
+
+@pytest.mark.parametrize("factory", READERS)
+def test_readers_return_errors_as_redis_py_exceptions_nested_too(factory) -> None:
+    reader = factory()
+    reader.feed(b"-NOSCRIPT No matching script.\r\n-LOADING Redis is loading\r\n"
+                b"-ERR wrong number of arguments\r\n*2\r\n-NOSCRIPT x\r\n:1\r\n")
+    noscript, loading, other, nested = (next_reply(reader) for _ in range(4))
+    assert isinstance(noscript, NoScriptError) and str(noscript) == "No matching script."
+    assert isinstance(loading, BusyLoadingError)
+    assert type(other) is ResponseError and str(other) == "wrong number of arguments"
+    assert isinstance(nested[0], NoScriptError) and nested[1] == 1
+
+
+@pytest.mark.parametrize("factory", READERS)
+def test_readers_refuse_what_is_not_resp(factory) -> None:
+    reader = factory()
+    reader.feed(b"?garbage\r\n")
+    with pytest.raises(RedisConnectionError):
+        next_reply(reader)
+
+
+@pytest.mark.skipif(hiredis is None, reason="hiredis is not installed")
+def test_hiredis_is_the_parser_when_it_is_installed() -> None:
+    assert resp.PARSER == "hiredis" and resp.new_reader is resp.hiredis_reader
+
+
+def test_pure_python_reader_only_when_hiredis_is_missing() -> None:
+    code = ("import sys; sys.modules['hiredis'] = None\n"  # makes `import hiredis` raise ImportError
+            "from majorityredis import resp\n"
+            "assert resp.PARSER == 'python' and resp.new_reader is resp.PythonReader, resp.PARSER\n"
+            "r = resp.new_reader(); r.feed(b'*2\\r\\n:1\\r\\n-NOSCRIPT x\\r\\n')\n"
+            "value = resp.next_reply(r)\n"
+            "from redis.exceptions import NoScriptError\n"
+            "assert value[0] == 1 and isinstance(value[1], NoScriptError), value\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_two_replies_in_one_buffer_are_read_one_at_a_time() -> None:
     buf = bytearray(b":1\r\n+OK\r\n")
     first, end = parse(buf, 0)
@@ -72,7 +144,9 @@ class _Conn:
         self._sock = sock
 
 
-def test_pipelined_replies_from_one_read_come_out_of_the_buffer_in_order() -> None:
+@pytest.mark.parametrize("factory", READERS)
+def test_pipelined_replies_from_one_read_come_out_of_the_buffer_in_order(factory, monkeypatch) -> None:
+    monkeypatch.setattr(resp, "new_reader", factory)
     ours, server = socket.socketpair()
     try:
         conn = _Conn(ours)
@@ -86,6 +160,12 @@ def test_pipelined_replies_from_one_read_come_out_of_the_buffer_in_order() -> No
         server.sendall(b"lo\r\n")
         assert read_reply(conn) == b"hello"  # ... until the rest is read
         assert buffered_reply(conn) is INCOMPLETE
+        server.sendall(b"$3\r\nab")
+        assert read_reply(conn) is INCOMPLETE
+        reset(conn)  # a half-read reply is forgotten with the reader
+        assert buffered_reply(conn) is INCOMPLETE
+        server.sendall(b":5\r\n")
+        assert read_reply(conn) == 5
     finally:
         ours.close()
         server.close()
@@ -112,3 +192,26 @@ def test_round_trip_of_any_resp2_value(value: object) -> None:
     wire = encode(value)
     assert parse(bytearray(wire), 0) == (value, len(wire))
     assert parse(bytearray(wire[:-1]), 0) is INCOMPLETE
+
+
+# Redis integers are signed 64-bit; hiredis refuses 2**63 (the pure parser takes any)
+int64_values = st.recursive(
+    st.one_of(st.none(), st.integers(-2**63, 2**63 - 1), st.binary(max_size=40)),
+    lambda inner: st.lists(inner, max_size=5), max_leaves=20)
+
+
+@pytest.mark.skipif(hiredis is None, reason="hiredis is not installed")
+@given(st.lists(int64_values, min_size=1, max_size=4), st.integers(1, 64))
+def test_hiredis_and_python_readers_agree_on_any_resp2_stream(replies: list[object], step: int) -> None:
+    wire = b"".join(encode(value) for value in replies)
+    outputs = []
+    for factory in (resp.PythonReader, resp.hiredis_reader):
+        reader, got = factory(), []
+        for start in range(0, len(wire), step):  # arbitrary cuts between reads
+            reader.feed(wire[start:start + step])
+            value = next_reply(reader)
+            while value is not INCOMPLETE:
+                got.append(value)
+                value = next_reply(reader)
+        outputs.append(got)
+    assert outputs[0] == outputs[1] == replies

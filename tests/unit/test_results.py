@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.history.events import Event
-from harness.results import (build_results, fault_windows, outcome, point_latest, quantile, summarize,
-                             write_json_atomic)
+from harness.results import build_results, fault_windows, outcome, point_latest, quantile, summarize, write_json_atomic
 
 MS = 1_000_000
 

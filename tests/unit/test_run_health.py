@@ -14,8 +14,7 @@ from harness import exitcodes
 from harness.cluster.fdlimit import descriptors_needed, plan_soft_limit
 from harness.history.events import Event, pair_operations
 from harness.results import build_results, fault_windows, summarize
-from harness.run_health import (environment_problem, info_outside_faults, info_share_problem,
-                                scan_logs)
+from harness.run_health import environment_problem, info_outside_faults, info_share_problem, scan_logs
 
 S = 1_000_000_000
 REPO = Path(__file__).resolve().parents[2]

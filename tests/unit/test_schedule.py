@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 
@@ -162,7 +163,7 @@ def test_schedule_properties(entries, duration, seed, rand):
     assert actions == sorted(actions, key=lambda a: (a.at, a.phase == "start", a.fault_id))
     assert all(0 <= a.at <= duration for a in actions)
     windows = windows_of(actions)
-    assert [i for i in range(len(windows))] == sorted({a.fault_id for a in actions})
+    assert list(range(len(windows))) == sorted({a.fault_id for a in actions})
     assert all(start <= stop for start, stop in windows)
     assert [w[0] for w in windows] == sorted(w[0] for w in windows)  # ids in start order
     # windows of one entry never overlap
@@ -267,7 +268,7 @@ def test_nemesis_uses_the_injected_clock_and_origin():
 def test_fault_action_is_a_frozen_value():
     action = build_schedule({"schedule": [{"fault": "pause", "duration": 1}]}, 5, 0)[0]
     assert isinstance(action, FaultAction)
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         action.at = 3  # type: ignore[misc]
 
 

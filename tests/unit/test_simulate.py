@@ -66,7 +66,7 @@ def test_one_seed_makes_a_normal_run_folder_and_exits_like_a_run(tmp_path: Path,
 
 
 def test_a_sweep_of_an_invalid_scenario_keeps_the_failing_seeds_and_passes(tmp_path: Path) -> None:
-    outcome = run_sweep([SCENARIOS / "kill-restart-empty.yaml"], range(0, 3), duration=10, results_dir=tmp_path)
+    outcome = run_sweep([SCENARIOS / "kill-restart-empty.yaml"], range(3), duration=10, results_dir=tmp_path)
     (sweep,) = outcome.scenarios.values()
     assert outcome.exit_code == 0 and sweep.failing  # expect: invalid, and the anomaly was found
     summary = json.loads((outcome.sweep_dir / "sweep.json").read_text())  # type: ignore[operator]
@@ -88,7 +88,7 @@ def test_a_sweep_that_finds_an_anomaly_where_none_is_expected_exits_1(tmp_path: 
 
     monkeypatch.setattr(lock_module, "hold_deadline",
                         lambda started, ttl, factor, ms: hold_deadline(started, 10 * ttl, factor, ms))
-    outcome = run_sweep([SCENARIOS / "sim" / "client-pause-in-acquire.yaml"], range(0, 3), duration=12,
+    outcome = run_sweep([SCENARIOS / "sim" / "client-pause-in-acquire.yaml"], range(3), duration=12,
                         results_dir=tmp_path, keep_all=True)
     (sweep,) = outcome.scenarios.values()
     assert outcome.exit_code == 1 and sweep.failing

@@ -45,7 +45,7 @@ def _free_port() -> int:
 
 
 def test_seed_ranges_parse_or_fail_clearly() -> None:
-    assert parse_seeds("0..999") == range(0, 1000)
+    assert parse_seeds("0..999") == range(1000)
     assert parse_seeds(" 5 .. 5 ") == range(5, 6)
     for bad in ("5", "9..3", "a..b", "1-3"):
         with pytest.raises(BadInput):
@@ -54,7 +54,7 @@ def test_seed_ranges_parse_or_fail_clearly() -> None:
 
 def test_the_same_sweep_inline_on_a_local_cluster_and_on_separate_dask_processes_agrees(tmp_path: Path) -> None:
     scenarios = [SCENARIOS / "partition.yaml", SCENARIOS / "kill-restart-empty.yaml"]
-    seeds = range(0, 3)
+    seeds = range(3)
     inline = run_sweep(scenarios, seeds, simulate=True, jobs=1, duration=SHORT, results_dir=tmp_path / "inline")
     local = run_sweep(scenarios, seeds, simulate=True, in_process=True, duration=SHORT,
                       results_dir=tmp_path / "local")
@@ -106,7 +106,7 @@ def test_an_interrupted_sweep_writes_the_summary_of_what_finished(tmp_path: Path
         if len(seen) == 2:
             raise KeyboardInterrupt
 
-    outcome = run_sweep([SCENARIOS / "partition.yaml"], range(0, 10), simulate=True, duration=3,
+    outcome = run_sweep([SCENARIOS / "partition.yaml"], range(10), simulate=True, duration=3,
                         results_dir=tmp_path, on_report=interrupt_after_two)
     assert outcome.exit_code == 130 and outcome.status == "incomplete"
     summary = json.loads((outcome.sweep_dir / "sweep.json").read_text())  # type: ignore[operator]
@@ -124,7 +124,7 @@ def test_a_bad_scenario_stops_the_sweep_before_any_seed_runs(tmp_path: Path) -> 
     bad = tmp_path / "bad.yaml"
     bad.write_text((SCENARIOS / "partition.yaml").read_text().replace("ttl: 2.0", "ttl: -1"))
     with pytest.raises(BadInput) as error:
-        run_sweep([bad], range(0, 3), simulate=True, results_dir=tmp_path / "r")
+        run_sweep([bad], range(3), simulate=True, results_dir=tmp_path / "r")
     assert "workload.ttl" in str(error.value)
     assert not (tmp_path / "r").exists()
 
