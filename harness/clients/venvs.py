@@ -1,0 +1,112 @@
+"""One virtualenv per client under test: `.venv-clients/<name>/`, pinned, created on demand.
+
+The libraries cannot share one environment (redlock-py and redlock-ng both install the
+package `redlock`; their redis-py pins conflict), so each gets its own venv, built from
+the harness's interpreter with `python -m venv` and `python -m pip install` of the spec's
+pinned requirements (from PyPI).
+
+Idempotent and safe to race: creation holds an exclusive file lock
+(`.venv-clients/<name>.lock`), builds in a temporary folder and renames it into place, so
+a venv is either absent or complete; a finished venv carries a stamp of what it was
+built from (`harness-client.json`), and a stamp that no longer matches the spec (a new
+pin) rebuilds it. Set HARNESS_CLIENT_VENVS to keep the venvs elsewhere (a CI cache).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from harness.clients.specs import ClientSpec
+from harness.errors import EnvironmentFailure
+
+log = logging.getLogger("harness.clients")
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STAMP = "harness-client.json"
+PIP_TIMEOUT = 600.0  # seconds one pip install may take (a slow mirror), then exit 4
+
+
+def venvs_root() -> Path:
+    """Where the client venvs live: $HARNESS_CLIENT_VENVS or <repo>/.venv-clients."""
+    override = os.environ.get("HARNESS_CLIENT_VENVS")
+    return Path(override) if override else REPO_ROOT / ".venv-clients"
+
+
+def venv_python(spec: ClientSpec, root: Path | None = None) -> Path:
+    return (root or venvs_root()) / spec.name / "bin" / "python"
+
+
+def stamp_of(spec: ClientSpec) -> dict[str, object]:
+    """What a venv is built from; a different stamp means rebuild."""
+    return {"client": spec.name, "no_deps": list(spec.no_deps), "requirements": list(spec.requirements),
+            "python": f"{sys.version_info.major}.{sys.version_info.minor}"}
+
+
+def is_ready(spec: ClientSpec, root: Path | None = None) -> bool:
+    folder = (root or venvs_root()) / spec.name
+    try:
+        stamp = json.loads((folder / STAMP).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return stamp == stamp_of(spec) and venv_python(spec, root).exists()
+
+
+def ensure_venv(spec: ClientSpec, root: Path | None = None) -> Path:
+    """The python of the spec's venv, creating the venv first when needed (see module doc).
+
+    Raises EnvironmentFailure (exit 4) when the venv cannot be built (no network, pip error).
+    """
+    if spec.in_process:
+        return Path(sys.executable)
+    root = root or venvs_root()
+    if is_ready(spec, root):
+        return venv_python(spec, root)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f"{spec.name}.lock", "w") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)  # a concurrent creator finishes first
+        if not is_ready(spec, root):
+            _build(spec, root)
+    return venv_python(spec, root)
+
+
+def _build(spec: ClientSpec, root: Path) -> None:
+    final = root / spec.name
+    partial = root / f".{spec.name}.partial-{os.getpid()}"
+    shutil.rmtree(partial, ignore_errors=True)
+    started = time.monotonic()
+    log.info("creating the venv of client %s in %s", spec.name, final)
+    try:
+        _run([sys.executable, "-m", "venv", str(partial)], spec)
+        python = str(partial / "bin" / "python")
+        pip = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input"]
+        if spec.no_deps:
+            _run(pip + ["--no-deps", *spec.no_deps], spec)
+        if spec.requirements:
+            _run(pip + list(spec.requirements), spec)
+        (partial / STAMP).write_text(json.dumps(stamp_of(spec), indent=2) + "\n", encoding="utf-8")
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(partial, final)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    log.info("venv of client %s ready in %.1fs", spec.name, time.monotonic() - started)
+
+
+def _run(argv: list[str], spec: ClientSpec) -> None:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=PIP_TIMEOUT,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise EnvironmentFailure(f"creating the venv of client {spec.name}: `{' '.join(argv[2:])}` "
+                                 f"took longer than {PIP_TIMEOUT:g}s") from None
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+        raise EnvironmentFailure(f"creating the venv of client {spec.name}: `{' '.join(argv[2:])}` "
+                                 f"failed (exit {done.returncode}): " + " | ".join(tail))
