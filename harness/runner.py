@@ -167,19 +167,24 @@ class ClientWorkers:
 def run_scenario(scenario_path: str | Path, *, results_dir: str | Path = "results",
                  duration: float | None = None, seed: int | None = None, expect: str | None = None,
                  cluster_factory: ClusterFactory = make_cluster, progress: TextIO | None = None,
-                 out: TextIO | None = None) -> RunOutcome:
+                 out: TextIO | None = None, client: str | None = None) -> RunOutcome:
     """Run a scenario (see the module docstring); returns the outcome with its exit code.
 
     Raises BadInput (invalid scenario, exit 3) before anything starts and
     EnvironmentFailure (exit 4) when the cluster cannot start (after stopping it).
+    `client` overrides the lock workload's `client:` (harness/clients); the run folder is
+    then named <scenario>-<client>-<timestamp>.
     """
     progress = progress if progress is not None else sys.stderr
     out = out if out is not None else sys.stdout
     overrides = {"duration": duration, "seed": seed, "expect": expect}
-    loaded = load_scenario(scenario_path, overrides=overrides)
+    workload_overrides = {"client": client} if client is not None else {}
+    loaded = load_scenario(scenario_path, overrides=overrides, workload_overrides=workload_overrides)
     scenario = loaded.scenario
     results_dir = Path(results_dir)
-    run_dir = new_run_dir(results_dir, scenario.name)
+    run_dir = new_run_dir(results_dir, scenario.name if client is None else f"{scenario.name}-{client}")
+    if workload_overrides:
+        overrides = {**overrides, "workload": {**yaml.safe_load(loaded.text)["workload"], **workload_overrides}}
     handler = _attach_run_log(run_dir / "run.log")
     try:
         return _Run(loaded, run_dir, results_dir, overrides, cluster_factory, progress, out).execute()
@@ -244,6 +249,10 @@ class _Run:
         # Import the library here, once, so a broken install fails the run before anything starts
         # (not in five worker threads at once).
         from majorityredis import MajorityRedis  # noqa: F401
+        prepare = getattr(self.workload, "prepare", None)
+        if prepare is not None:  # e.g. the lock workload builds its client's venv (exit 4 if it cannot)
+            log.info("preparing the workload's client")
+            prepare()
 
         schedule = build_schedule(s.nemesis, s.duration, s.seed)
         log.info("fault schedule: %d action(s)", len(schedule))
@@ -341,6 +350,11 @@ class _Run:
             extra["worker_errors"] = self.workers.errors
         if self.notes:
             extra["notes"] = self.notes
+        extra.update(getattr(self.workload, "results_extra", dict)())
+        skipped = getattr(self.workload, "inapplicable_checkers", dict)()
+        if skipped:
+            extra["checkers_skipped"] = {name: why for name, why in skipped.items()
+                                         if name in self.scenario.checker_list}
         results = build_results(
             name=s.name, scenario_file=str(self.loaded.path), seed=s.seed, started_at=self.started_at,
             duration_s=self.workload_seconds, status=status, expect=s.expect, verdicts=verdicts,
@@ -357,7 +371,11 @@ class _Run:
         from harness.checker import check
 
         verdicts: dict[str, dict[str, Any]] = {}
+        skipped = getattr(self.workload, "inapplicable_checkers", dict)()
         for name in self.scenario.checker_list:
+            if name in skipped:
+                log.info("checker %s skipped: %s", name, skipped[name])
+                continue
             options = self.scenario.checker_options.get(name, {})
             started = time.monotonic()
             try:

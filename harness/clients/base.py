@@ -64,11 +64,7 @@ class LockClient(ABC):
 
     def describe(self) -> dict[str, Any]:
         """What results.json records about the client (name, version, promises)."""
-        spec = self.spec
-        return {"name": spec.name, "package": spec.package, "version": spec.version, "scope": spec.scope,
-                "fencing_tokens": spec.fencing_tokens,
-                "validity": "reported" if spec.reports_validity else "requested ttl",
-                "extend": spec.extend}
+        return describe_spec(self.spec)
 
     def close(self) -> None:
         """Release resources (connections, the worker process)."""
@@ -78,3 +74,11 @@ class LockClient(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def describe_spec(spec: ClientSpec) -> dict[str, Any]:
+    """results.json `client`: name, package, version, scope, fencing_tokens, validity, extend."""
+    return {"name": spec.name, "package": spec.package, "version": spec.version, "scope": spec.scope,
+            "fencing_tokens": spec.fencing_tokens,
+            "validity": "reported" if spec.reports_validity else "requested ttl",
+            "extend": spec.extend}

@@ -31,8 +31,10 @@ class LoadedScenario:
     text: str
 
 
-def load_scenario(path: str | Path, *, overrides: dict[str, Any] | None = None) -> LoadedScenario:
-    """Read, parse and validate `path`; `overrides` replace top-level fields (e.g. duration, seed)."""
+def load_scenario(path: str | Path, *, overrides: dict[str, Any] | None = None,
+                  workload_overrides: dict[str, Any] | None = None) -> LoadedScenario:
+    """Read, parse and validate `path`; `overrides` replace top-level fields (e.g. duration, seed),
+    `workload_overrides` fields of the `workload:` section (e.g. client)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -43,6 +45,8 @@ def load_scenario(path: str | Path, *, overrides: dict[str, Any] | None = None) 
     data, lines = parse_yaml(text, path)
     if overrides:
         data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
+    if workload_overrides and isinstance(data.get("workload"), dict):
+        data = {**data, "workload": {**data["workload"], **workload_overrides}}
     scenario = validate(data, lines, path)
     return LoadedScenario(scenario=scenario, path=path, text=text)
 
