@@ -1,4 +1,4 @@
-"""Command line: `python -m harness {check,run,report,runs} ...`.
+"""Command line: `python -m harness {check,run,report,runs,compare} ...`.
 
 Each subcommand is a module in harness/commands/ with `add_arguments(parser)`
 and `execute(args) -> int` (an exit code of harness.exitcodes). User mistakes
@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("harness.commands.run", "run a scenario: cluster, faults, clients, checkers"),
     "report": ("harness.commands.report", "rebuild the report of a run folder"),
     "runs": ("harness.commands.runs", "list the runs in results/, newest first"),
+    "compare": ("harness.commands.compare", "run scenarios with each lock library under test, side by side"),
 }
 
 
