@@ -263,6 +263,10 @@ class _Run:
         pids = getattr(self.cluster, "pids", None)
         if callable(pids):
             log.info("cluster processes: %s", pids())
+        open_clients = getattr(self.workload, "open_clients", None)
+        if open_clients is not None:  # client processes start before the workload clock
+            log.info("starting the clients")
+            open_clients([self.cluster.client_urls(slot) for slot in range(s.clients)])
         self.nemesis = Nemesis(self.cluster, schedule, record=self.faults.record)
         self.workers = ClientWorkers(self.workload, self.cluster, self.recorder, seed=s.seed, clients=s.clients)
 
@@ -315,6 +319,9 @@ class _Run:
     def _stop_everything(self) -> None:
         if self.workers is not None:
             self.workers.stop_and_join(timeout=5.0)
+        close_clients = getattr(self.workload, "close_clients", None)
+        if close_clients is not None:
+            close_clients()
         if self.nemesis is not None:
             try:
                 self.nemesis.stop_and_heal()

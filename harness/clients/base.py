@@ -52,6 +52,9 @@ class LockClient(ABC):
     def release(self, name: str) -> Attempt:
         """Give `name` up."""
 
+    def launch(self) -> None:
+        """Begin getting ready without waiting (several clients start at once); connect() finishes."""
+
     def connect(self) -> None:
         """Get ready before the first op (start a worker); a failure here is left for the
         first op to report (as an "unknown" outcome), so this never raises."""

@@ -71,7 +71,8 @@ class WorkerClient(LockClient):
         self.deadline = deadline if deadline is not None else call_deadline(len(urls), socket_timeout)
         self.start_timeout = start_timeout
         self.proc: subprocess.Popen[bytes] | None = None
-        self.ready: dict[str, Any] = {}
+        self.ready: dict[str, Any] = {}  # the ready line of the running worker ({} before it)
+        self.version: str | None = None
         self.restarts = 0
         self._replies: queue.Queue[bytes | None] = queue.Queue()
         self._stderr: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
@@ -91,11 +92,13 @@ class WorkerClient(LockClient):
         return self._call({"op": "release", "name": name})
 
     def connect(self) -> None:
-        if self.proc is None:
-            try:
-                self.start()
-            except WorkerFailure:
-                pass  # the first op starts it again and reports the failure
+        try:
+            if self.proc is None:
+                self.launch()
+            if not self.ready:
+                self.wait_ready()
+        except WorkerFailure:
+            pass  # the first op starts it again and reports the failure
 
     def pause(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -109,8 +112,8 @@ class WorkerClient(LockClient):
 
     def describe(self) -> dict[str, Any]:
         described = super().describe()
-        if self.ready.get("version"):
-            described["version"] = self.ready["version"]  # what the worker really imported
+        if self.version:
+            described["version"] = self.version  # what the worker really imported
         if self.restarts:
             described["worker_restarts"] = self.restarts
         return described
@@ -131,6 +134,12 @@ class WorkerClient(LockClient):
     # -- the process ---------------------------------------------------------------
     def start(self) -> dict[str, Any]:
         """Start the worker and wait for its ready line; WorkerFailure otherwise."""
+        self.launch()
+        return self.wait_ready()
+
+    def launch(self) -> None:
+        """Spawn the worker and send its config, without waiting (several start at once).
+        Spawned from the calling thread: the worker dies when that thread ends."""
         self._replies = queue.Queue()
         self._stderr.clear()
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
@@ -145,10 +154,15 @@ class WorkerClient(LockClient):
         threading.Thread(target=self._read_stderr, args=(self.proc,), daemon=True,
                          name=f"{name}-err").start()
         self._send({"urls": self.urls, "socket_timeout": self.socket_timeout})
+
+    def wait_ready(self) -> dict[str, Any]:
+        """Wait for the launched worker's ready line; WorkerFailure otherwise."""
+        assert self.proc is not None
         message = self._receive(self.start_timeout, "start")
         if "ready" not in message:
             raise self._fail(f"did not start: {message.get('fatal', message)}")
         self.ready = dict(message["ready"])
+        self.version = self.ready.get("version")
         log.info("client %s: worker pid %d ready (%s %s)", self.spec.name, self.proc.pid,
                  self.ready.get("package"), self.ready.get("version"))
         return self.ready
@@ -156,7 +170,7 @@ class WorkerClient(LockClient):
     def _call(self, request: dict[str, Any]) -> Attempt:
         try:
             if self.proc is None:
-                if self.ready:
+                if self.version is not None:
                     self.restarts += 1
                 self.start()
             self._next_id += 1
@@ -210,6 +224,7 @@ class WorkerClient(LockClient):
         """Kill the worker and describe what happened (with its last stderr line)."""
         proc, self.proc = self.proc, None
         self._paused = False
+        self.ready = {}
         pid = proc.pid if proc is not None else None
         if proc is not None:
             self._kill(proc)

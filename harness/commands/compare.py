@@ -70,13 +70,16 @@ def cell_from_results(client: str, scenario: str, promised: Any, results: dict[s
     kinds = sorted({a.get("kind", "?") for v in checkers.values() for a in v.get("anomalies") or []})
     acquire = (results.get("latency_ms") or {}).get("acquire") or {}
     counts = (results.get("counts") or {}).get("acquire") or {}
+    valid, note = results.get("valid"), None if results.get("status") == "complete" else f"run {results.get('status')}"
+    if valid is True and not counts.get("ok"):  # nothing was ever held: the run proves nothing
+        valid, note = "unknown", "no lock was ever held: the run exercised nothing"
     return Cell(client=client, scenario=scenario, promise=promised.kind, promise_reason=promised.reason,
-                valid=results.get("valid"), anomalies=sum(len(v.get("anomalies") or []) for v in checkers.values()),
+                valid=valid, anomalies=sum(len(v.get("anomalies") or []) for v in checkers.values()),
                 anomaly_kinds=tuple(kinds), ops_per_s=results.get("throughput_ops_s"),
                 acquire_p50_ms=acquire.get("p50"), acquire_p99_ms=acquire.get("p99"),
                 acquires_ok=counts.get("ok"), run_dir=rel_dir,
                 version=(results.get("client") or {}).get("version"),
-                note=None if results.get("status") == "complete" else f"run {results.get('status')}",
+                note=note,
                 skipped_checkers=results.get("checkers_skipped") or {})
 
 

@@ -101,6 +101,7 @@ class LockWorkload(Workload):
         self.client_spec = get_client(params.client)
         self._hold_numbers = itertools.count(1)  # `token` of clients without fencing tokens
         self._client_description: dict[str, Any] | None = None
+        self._opened: dict[int, LockClient] = {}  # slot -> a client started before the workload clock
 
     def validate_for(self, clients: int) -> str | None:
         if self.params.fenced and not self.client_spec.fencing_tokens:
@@ -111,6 +112,24 @@ class LockWorkload(Workload):
     def prepare(self) -> None:
         """Before the cluster starts: build the client's venv if needed (exit 4 if impossible)."""
         prepare_client(self.params.client)
+
+    def open_clients(self, urls_by_slot: list[list[str]]) -> None:
+        """Before the workload clock starts (from the runner's thread, which outlives the run):
+        start every slot's worker at once, so start-up time is not workload time."""
+        if self.client_spec.in_process:
+            return
+        for slot, urls in enumerate(urls_by_slot):
+            self._opened[slot] = open_lock_client(self.params.client, urls, connect=False,
+                                                  socket_timeout=self.params.socket_timeout)
+            self._opened[slot].launch()
+        for client in self._opened.values():
+            client.connect()
+
+    def close_clients(self) -> None:
+        """Close clients a slot never took over (an interrupted run)."""
+        for client in list(self._opened.values()):
+            client.close()
+        self._opened.clear()
 
     def inapplicable_checkers(self) -> dict[str, str]:
         if self.client_spec.fencing_tokens:
@@ -129,8 +148,8 @@ class LockWorkload(Workload):
         pacer = Pacer(self.params.rate, phase=ctx.rng.random())
 
         def loop(mr: Any) -> None:
-            client = open_lock_client(self.params.client, ctx.urls, socket_timeout=self.params.socket_timeout,
-                                      mr=mr)
+            client = self._opened.pop(ctx.slot, None) or open_lock_client(
+                self.params.client, ctx.urls, socket_timeout=self.params.socket_timeout, mr=mr)
             try:
                 while not ctx.wait(pacer.delay()):
                     self.cycle(client, ctx, generator.next_cycle())
