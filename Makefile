@@ -2,7 +2,7 @@
 VENV_PY := .venv/bin/python
 SCENARIO ?= scenarios/partition.yaml
 
-.PHONY: setup test test-fast run notebook bench clean
+.PHONY: setup test test-fast run compare notebook bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -15,6 +15,10 @@ test-fast: setup
 
 run: setup
 	$(VENV_PY) -m harness run $(SCENARIO)
+
+compare: setup  # every lock library x scenarios/compare; rewrites the README table and picture
+	$(VENV_PY) -m harness compare scenarios/compare/*.yaml --clients all --duration 15 \
+	    --readme README.md --screenshot docs/comparison.png
 
 notebook: setup
 	.venv/bin/jupyter notebook notebooks/
