@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from harness import exitcodes
-from harness.clients import CLIENTS, client_names, prepare_client
+from harness.clients import CLIENTS, client_names
+from harness.clients.venvs import ensure_venvs
 from harness.clients.promises import promise
 from harness.errors import BadInput, EnvironmentFailure
 from harness.report.comparison import Cell, broken, markdown_matrix, render_page, text_table
@@ -95,8 +96,8 @@ def execute(args: argparse.Namespace) -> int:
             raise BadInput(path, f"compare runs lock scenarios; this one is {scenario.workload.type!r}",
                            field="workload.type")
         loaded.append((path, scenario))
-    for name in clients:  # every venv before the first run (exit 4 if one cannot be built)
-        prepare_client(name)
+    # every venv before the first run, built side by side (exit 4 if one cannot be built)
+    ensure_venvs([CLIENTS[name] for name in clients])
 
     results_dir: Path = args.results
     out_dir = new_run_dir(results_dir, "compare")
