@@ -36,6 +36,7 @@ from harness.clients import CLIENTS, client_names
 from harness.clients.venvs import ensure_venvs
 from harness.clients.promises import promise
 from harness.errors import BadInput, EnvironmentFailure
+from harness.results import INTERRUPTED
 from harness.report.comparison import Cell, broken, markdown_matrix, render_page, text_table
 
 BEGIN, END = "<!-- comparison:begin -->", "<!-- comparison:end -->"
@@ -115,6 +116,8 @@ def execute(args: argparse.Namespace) -> int:
                     continue
                 outcome = run_scenario(path, results_dir=results_dir, duration=args.duration, client=name,
                                        progress=io.StringIO(), out=io.StringIO())
+                if outcome.exit_code == INTERRUPTED:  # Ctrl-C: the runner stopped that run cleanly
+                    raise KeyboardInterrupt
                 rel = str(Path("..") / outcome.run_dir.relative_to(results_dir))
                 cell = cell_from_results(name, scenario.name, promised, outcome.results, rel)
                 cells.append(cell)
@@ -123,11 +126,11 @@ def execute(args: argparse.Namespace) -> int:
                       f" -> {outcome.run_dir}", flush=True)
     except KeyboardInterrupt:
         print("interrupted: writing the comparison of the runs done so far", file=sys.stderr)
-        status = 130
+        status = INTERRUPTED
     finally:
         if cells:
             _write(out_dir, cells, loaded, args)
-    if status == 130:
+    if status == INTERRUPTED:
         return status
     headers, rows = text_table(cells)
     from harness.commands.runs import format_table

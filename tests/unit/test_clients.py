@@ -205,3 +205,22 @@ def test_protocol_helpers() -> None:
         "outcome": "unknown", "token": None, "validity": None, "error": "TimeoutError: Timeout reading from socket"}
     with pytest.raises(AssertionError):
         protocol.reply("maybe")
+
+
+def test_the_run_report_names_the_client_and_how_its_holds_were_judged(tmp_path: Path) -> None:
+    import json
+
+    from harness.report import write_report
+    from tests.support.run_folders import write_run_folder
+
+    folder = write_run_folder(tmp_path, valid=True)
+    results = json.loads((folder / "results.json").read_text())
+    results["client"] = {"name": "pottery", "package": "pottery", "version": "3.0.1", "scope": "majority",
+                         "fencing_tokens": False, "validity": "requested ttl", "extend": True, "worker_restarts": 2}
+    results["checkers_skipped"] = {"fencing": "client pottery has no fencing tokens"}
+    (folder / "results.json").write_text(json.dumps(results))
+    page = write_report(folder)[0].read_text()
+    assert "Client under test: <b>pottery</b> (pottery 3.0.1, majority)" in page
+    assert "judged by the ttl it was asked for" in page and "hold number" in page
+    assert "Checker fencing skipped: client pottery has no fencing tokens." in page
+    assert "replaced 2 time(s)" in page
