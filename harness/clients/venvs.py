@@ -126,3 +126,23 @@ def _run(argv: list[str], spec: ClientSpec) -> None:
         tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
         raise EnvironmentFailure(f"creating the venv of client {spec.name}: `{' '.join(argv[1:])}` "
                                  f"failed (exit {done.returncode}): " + " | ".join(tail))
+
+
+def main() -> int:
+    """`python -m harness.clients.venvs`: build every client's venv now (a setup step)."""
+    from harness import exitcodes
+    from harness.clients.specs import CLIENTS
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    started = time.monotonic()
+    try:
+        ensure_venvs([spec for spec in CLIENTS.values() if not spec.in_process])
+    except EnvironmentFailure as error:
+        print(f"error: {error}", file=sys.stderr)
+        return exitcodes.ENVIRONMENT
+    print(f"client venvs ready in {venvs_root()} ({time.monotonic() - started:.1f}s)")
+    return exitcodes.VALID
+
+
+if __name__ == "__main__":
+    sys.exit(main())
