@@ -30,9 +30,8 @@ from pydantic import Field, field_validator
 
 from harness.clients import DEFAULT_CLIENT, Attempt, LockClient, get_client, open_lock_client, prepare_client
 from harness.clients.base import describe_spec
-
 from harness.workload.base import (ClientContext, Pacer, ProcessHistory, Workload, WorkloadParams,
-                                   error_text, register_workload, run_with_library)
+                                   register_workload, run_with_library)
 from harness.workload.resource import ProtectedResource
 
 
