@@ -72,8 +72,7 @@ CLIENTS: dict[str, ClientSpec] = {spec.name: spec for spec in (
         shape="Redlock: majority of N, sequential, wall clock",
         scope="majority", fencing_tokens=False, reports_validity=True, extend=False,
         adapter="redlock_py.py", requirements=("redlock-py==1.0.8", "redis==8.1.0"),
-        notes=("no extend",
-               "raises without releasing when a server errors after quorum: recorded as unknown")),
+        notes=("raises without releasing when a server errors after quorum: recorded as unknown",)),
     ClientSpec(
         name="redlock-ng", package="redlock-ng", version="2.0.4",
         shape="Redlock: majority of N, sequential, validity reported",
