@@ -37,7 +37,7 @@ from typing import Any, Callable, TextIO
 
 import yaml
 
-from harness.errors import HarnessError
+from harness.errors import BadInput, HarnessError
 from harness.history.recorder import Recorder
 from harness.results import build_results, point_latest, summarize, write_json_atomic
 from harness.scenario.loader import LoadedScenario, load_scenario
@@ -179,6 +179,11 @@ def run_scenario(scenario_path: str | Path, *, results_dir: str | Path = "result
     out = out if out is not None else sys.stdout
     overrides = {"duration": duration, "seed": seed, "expect": expect}
     workload_overrides = {"client": client} if client is not None else {}
+    if client is not None:
+        kind = load_scenario(scenario_path, overrides=overrides).scenario.workload.type
+        if kind != "lock":
+            raise BadInput(scenario_path, f"--client picks the library of a lock workload; this one is {kind!r}",
+                           field="workload.type")
     loaded = load_scenario(scenario_path, overrides=overrides, workload_overrides=workload_overrides)
     scenario = loaded.scenario
     results_dir = Path(results_dir)

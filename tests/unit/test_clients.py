@@ -224,3 +224,20 @@ def test_the_run_report_names_the_client_and_how_its_holds_were_judged(tmp_path:
     assert "judged by the ttl it was asked for" in page and "hold number" in page
     assert "Checker fencing skipped: client pottery has no fencing tokens." in page
     assert "replaced 2 time(s)" in page
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["run", "scenarios/queue-partition.yaml", "--client", "pottery"], "--client picks the library of a lock workload"),
+    (["run", "scenarios/pause-fenced.yaml", "--client", "redlock-py"], "client redlock-py has no fencing tokens"),
+    (["compare", "scenarios/register-fast.yaml"], "compare runs lock scenarios"),
+    (["compare", "scenarios/pause.yaml", "--clients", "majorityredis,nope"], "unknown client(s) ['nope']"),
+])
+def test_cli_mistakes_exit_3_before_anything_starts(argv: list[str], message: str, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+
+    code = main([argv[0], *[str(REPO / a) if a.startswith("scenarios/") else a for a in argv[1:]],
+                 "--results", str(tmp_path / "results")])
+    assert code == 3
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "results").exists()
