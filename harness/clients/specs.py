@@ -85,7 +85,8 @@ CLIENTS: dict[str, ClientSpec] = {spec.name: spec for spec in (
         scope="majority", fencing_tokens=False, reports_validity=False, extend=True,
         adapter="aioredlock_adapter.py", requirements=("aioredlock==0.7.3",),
         notes=("auto-extends in the background (a client pause stops it too)",
-               "aioredis 1.3.1 has no command timeout: every call runs under a deadline")),
+               "aioredis 1.3.1 has no command timeout: one stalled node stalls every call, "
+               "which ends at the adapter's deadline as unknown")),
     ClientSpec(
         name="redis-py", package="redis", version="8.1.0",
         shape="redis.lock.Lock: one node (n1)",

@@ -72,3 +72,35 @@ def test_extend_where_supported(client_name: str, redis3) -> None:  # type: igno
         assert first.release("lock-b").outcome == "ok"
         # a released hold can no longer be extended by its former holder
         assert first.extend("lock-b", ttl=3.0).outcome == "refused"
+
+
+# What the first acquire gives with one of three nodes stalled, where it is not "ok":
+STALLED_GRANT = {
+    "redlock-py": ("unknown", "MultipleRedlockException"),  # raises after quorum, without releasing
+    "aioredlock": ("unknown", "deadline"),  # aioredis 1.x has no command timeout: gather waits forever
+}
+
+
+def test_a_stalled_node_costs_a_socket_timeout_not_a_minute(client_name: str, redis3) -> None:  # type: ignore[no-untyped-def]
+    """With one of three nodes SIGSTOPped (it accepts connections and never answers), every
+    call returns within the harness's deadline: the library's timeouts and retries are set.
+    A majority lock still grants on the other two (except the libraries of STALLED_GRANT);
+    a second client is refused or unknown, never granted. (A single-node lock's node is
+    n1, which stays up.)"""
+    with open_lock_client(client_name, redis3.urls, socket_timeout=0.3) as first, \
+            open_lock_client(client_name, redis3.urls, socket_timeout=0.3) as second:
+        redis3.servers[2].pause()
+        try:
+            started = time.monotonic()
+            held = first.acquire("lock-c", ttl=5.0)
+            contested = second.acquire("lock-c", ttl=5.0)
+            released = first.release("lock-c")
+            elapsed = time.monotonic() - started
+        finally:
+            redis3.servers[2].resume()
+    outcome, words = STALLED_GRANT.get(client_name, ("ok", ""))
+    assert held.outcome == outcome and words in (held.error or ""), held
+    assert contested.outcome in ("refused", "unknown"), contested
+    assert released.outcome in ("ok", "refused", "unknown"), released
+    assert elapsed < 10, elapsed  # redis-py 8's defaults would take about a minute per call
+    assert "did not answer" not in f"{held.error} {contested.error} {released.error}"  # no worker hung
