@@ -10,7 +10,7 @@ SIM_SEEDS ?= 0..4
 
 NODES ?= 5
 
-.PHONY: setup lint test test-fast run shell notebook bench clean
+.PHONY: setup lint test test-fast run shell compare notebook bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -33,6 +33,10 @@ run: setup
 
 shell: setup
 	$(VENV_PY) -m harness shell --nodes $(NODES)
+
+compare: setup  # every lock library x scenarios/compare; rewrites the README table and picture
+	$(VENV_PY) -m harness compare scenarios/compare/*.yaml --clients all --duration 15 \
+	    --readme README.md --screenshot docs/comparison.png
 
 notebook: setup
 	.venv/bin/jupyter notebook notebooks/

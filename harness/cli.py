@@ -1,4 +1,4 @@
-"""Command line: `python -m harness {check,run,report,runs} ...`.
+"""Command line: `python -m harness {check,run,report,runs,compare} ...`.
 
 Each subcommand is a module in harness/commands/ with `add_arguments(parser)`
 and `execute(args) -> int` (an exit code of harness.exitcodes). User mistakes
@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "runs": ("harness.commands.runs", "list the runs in results/, newest first"),
     "gate": ("harness.commands.gate", "gate CI on scenarios: one summary table, worst exit code, JUnit XML"),
     "shell": ("harness.commands.shell", "an interactive shell with a ready cluster: mr and cluster"),
+    "compare": ("harness.commands.compare", "run scenarios with each lock library under test, side by side"),
 }
 
 

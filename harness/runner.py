@@ -38,6 +38,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,7 +46,7 @@ from typing import Any, Callable, TextIO
 
 import yaml
 
-from harness.errors import HarnessError, Terminated
+from harness.errors import BadInput, HarnessError, Terminated
 from harness.history.events import pair_operations
 from harness.history.recorder import Recorder
 from harness.results import (
@@ -185,23 +186,33 @@ class ClientWorkers:
 def run_scenario(scenario_path: str | Path, *, results_dir: str | Path = "results",
                  duration: float | None = None, seed: int | None = None, expect: str | None = None,
                  cluster_factory: ClusterFactory = make_cluster, progress: TextIO | None = None,
-                 out: TextIO | None = None) -> RunOutcome:
+                 out: TextIO | None = None, client: str | None = None) -> RunOutcome:
     """Run a scenario (see the module docstring); returns the outcome with its exit code.
 
     Raises BadInput (invalid scenario, exit 3) before anything starts and
     EnvironmentFailure (exit 4) when the cluster cannot start (after stopping it).
+    `client` overrides the lock workload's `client:` (harness/clients); the run folder is
+    then named <scenario>-<client>-<timestamp>.
     """
     from harness.cluster.fdlimit import ensure_descriptors
 
     progress = progress if progress is not None else sys.stderr
     out = out if out is not None else sys.stdout
-    overrides = {"duration": duration, "seed": seed, "expect": expect}
-    loaded = load_scenario(scenario_path, overrides=overrides)
+    overrides: dict[str, Any] = {"duration": duration, "seed": seed, "expect": expect}
+    workload_overrides = {"client": client} if client is not None else {}
+    if client is not None:
+        kind = load_scenario(scenario_path, overrides=overrides).scenario.workload.type
+        if kind != "lock":
+            raise BadInput(scenario_path, f"--client picks the library of a lock workload; this one is {kind!r}",
+                           field="workload.type")
+    loaded = load_scenario(scenario_path, overrides=overrides, workload_overrides=workload_overrides)
     scenario = loaded.scenario
     needed, limit = ensure_descriptors(scenario.clients, scenario.node_count,
                                        proxied=isinstance(scenario.cluster, LocalClusterConfig))
     results_dir = Path(results_dir)
-    run_dir = new_run_dir(results_dir, scenario.name)
+    run_dir = new_run_dir(results_dir, scenario.name if client is None else f"{scenario.name}-{client}")
+    if workload_overrides:
+        overrides = {**overrides, "workload": {**yaml.safe_load(loaded.text)["workload"], **workload_overrides}}
     handler = _attach_run_log(run_dir / "run.log")
     log.info("open files: about %d needed per process, soft RLIMIT_NOFILE %s", needed, limit)
     try:
@@ -277,6 +288,10 @@ class _Run:
         # Import the library here, once, so a broken install fails the run before anything starts
         # (not in five worker threads at once).
         from majorityredis import MajorityRedis  # noqa: F401
+        prepare = getattr(self.workload, "prepare", None)
+        if prepare is not None:  # e.g. the lock workload builds its client's venv (exit 4 if it cannot)
+            log.info("preparing the workload's client")
+            prepare()
 
         schedule = build_schedule(s.nemesis, s.duration, s.seed)
         log.info("fault schedule: %d action(s)", len(schedule))
@@ -287,6 +302,10 @@ class _Run:
         pids = getattr(self.cluster, "pids", None)
         if callable(pids):
             log.info("cluster processes: %s", pids())
+        open_clients = getattr(self.workload, "open_clients", None)
+        if open_clients is not None:  # client processes start before the workload clock
+            log.info("starting the clients")
+            open_clients([self.cluster.client_urls(slot) for slot in range(s.clients)])
         self.nemesis = Nemesis(self.cluster, schedule, record=self.faults.record)
         self.workers = ClientWorkers(self.workload, self.cluster, self.recorder, seed=s.seed, clients=s.clients)
 
@@ -339,6 +358,9 @@ class _Run:
     def _stop_everything(self) -> None:
         if self.workers is not None:
             self.workers.stop_and_join(timeout=5.0)
+        close_clients = getattr(self.workload, "close_clients", None)
+        if close_clients is not None:
+            close_clients()
         if self.nemesis is not None:
             try:
                 self.nemesis.stop_and_heal()
@@ -376,6 +398,11 @@ class _Run:
             extra["worker_errors"] = worker_errors
         if self.notes:
             extra["notes"] = self.notes
+        extra.update(getattr(self.workload, "results_extra", dict)())
+        skipped: dict[str, str] = getattr(self.workload, "inapplicable_checkers", dict)()
+        if skipped:
+            extra["checkers_skipped"] = {name: why for name, why in skipped.items()
+                                         if name in self.scenario.checker_list}
         problem = unknown = None
         if status == "complete":
             problem, unknown = judge_health(s, events, summary, extra, worker_errors=worker_errors,
@@ -398,7 +425,7 @@ class _Run:
         return RunOutcome(self.run_dir, results, int(results["exit_code"]))
 
     def _check(self, events: list[Any]) -> dict[str, dict[str, Any]]:
-        return run_checkers(self.scenario, events)
+        return run_checkers(self.scenario, events, skip=getattr(self.workload, "inapplicable_checkers", dict)())
 
     def _report(self) -> None:
         try:
@@ -431,13 +458,18 @@ def judge_health(scenario: Scenario, events: list[Any], summary: dict[str, Any],
     return problem, unknown
 
 
-def run_checkers(scenario: Scenario, events: list[Any]) -> dict[str, dict[str, Any]]:
+def run_checkers(scenario: Scenario, events: list[Any],
+                 skip: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
     """The scenario's checkers on a history: {checker name: Verdict.to_json()}; a checker that
-    raises gives an "unknown" verdict with the error as a warning (real and simulated runs alike)."""
+    raises gives an "unknown" verdict with the error as a warning (real and simulated runs alike).
+    `skip`: checkers that do not apply (name -> why; e.g. fencing for a client without tokens)."""
     from harness.checker import check
 
     verdicts: dict[str, dict[str, Any]] = {}
     for name in scenario.checker_list:
+        if skip and name in skip:
+            log.info("checker %s skipped: %s", name, skip[name])
+            continue
         options = scenario.checker_options.get(name, {})
         started = time.monotonic()
         try:

@@ -71,11 +71,32 @@ def _notices(run: Run) -> str:
     if status and status not in ("complete", "environment-failure"):
         notes.append(f"Run status: <b>{escape(str(status))}</b> — the history may stop early "
                      "(a crash or an interrupted run); verdicts cover what was recorded.")
+    client = run.results.get("client")
+    if isinstance(client, Mapping):
+        notes.append(_client_note(client, run.results.get("checkers_skipped") or {}))
     open_faults = run.faults[~run.faults["stopped"]] if len(run.faults) else run.faults
     if len(open_faults):
         notes.append(f"{len(open_faults)} fault window(s) never stopped in the history: "
                      "shaded to its end.")
     return "".join(f'<div class="notice">{note}</div>' for note in notes)
+
+
+def _client_note(client: Mapping[str, Any], skipped: Mapping[str, Any]) -> str:
+    """The lock library under test, and how its holds were judged (harness/clients)."""
+    parts = [f"Client under test: <b>{escape(str(client.get('name')))}</b> "
+             f"({escape(str(client.get('package')))} {escape(str(client.get('version')))}, "
+             f"{escape(str(client.get('scope')))})."]
+    if client.get("validity") == "requested ttl":
+        parts.append("It reports no validity: each hold is judged by the ttl it was asked for, "
+                     "counted from the invocation.")
+    if client.get("fencing_tokens") is False:
+        parts.append("It has no fencing tokens: `token` is a hold number the workload assigns in grant order.")
+    for name, why in skipped.items():
+        parts.append(f"Checker {escape(str(name))} skipped: {escape(str(why))}.")
+    if client.get("worker_restarts"):
+        parts.append(f"Its worker process was replaced {escape(str(client['worker_restarts']))} time(s) "
+                     "(crashed or hung; see run.log).")
+    return " ".join(parts)
 
 
 def _stat_text(stats: Mapping[str, Any]) -> str:

@@ -34,8 +34,9 @@ class LoadedScenario:
 
 
 def load_scenario(path: str | Path, *, overrides: dict[str, Any] | None = None,
-                  simulated: bool = False) -> LoadedScenario:
-    """Read, parse and validate `path`; `overrides` replace top-level fields (e.g. duration, seed).
+                  simulated: bool = False, workload_overrides: dict[str, Any] | None = None) -> LoadedScenario:
+    """Read, parse and validate `path`; `overrides` replace top-level fields (e.g. duration, seed),
+    `workload_overrides` fields of the `workload:` section (e.g. client).
 
     Unless `simulated`, a fault that exists only in simulation is a mistake at its entry."""
     path = Path(path)
@@ -48,6 +49,8 @@ def load_scenario(path: str | Path, *, overrides: dict[str, Any] | None = None,
     data, lines = parse_yaml(text, path)
     if overrides:
         data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
+    if workload_overrides and isinstance(data.get("workload"), dict):
+        data = {**data, "workload": {**data["workload"], **workload_overrides}}
     scenario = validate(data, lines, path)
     if not simulated:
         for location, message in scenario.nemesis.simulation_only():

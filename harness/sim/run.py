@@ -73,6 +73,13 @@ def simulated_scenario(loaded: LoadedScenario, seed: int | None) -> Scenario:
     if not isinstance(scenario.cluster, LocalClusterConfig):
         raise BadInput(loaded.path, "a simulation needs a local cluster (cluster.mode: local); "
                        "an external cluster's nodes cannot be simulated", field="cluster.mode")
+    client = getattr(scenario.workload, "client", None)
+    if client is not None:
+        from harness.clients import get_client
+
+        if not get_client(client).in_process:
+            raise BadInput(loaded.path, f"client {client!r} runs in a worker process against real servers; "
+                           "only majorityredis (in-process) can be simulated", field="workload.client")
     if seed is not None and seed != scenario.seed:
         scenario = scenario.model_copy(update={"seed": seed})
     return scenario

@@ -8,23 +8,33 @@ History (docs/design.md, "History contents per workload"): `acquire` ok
 {"token", "validity_ms"} (validity measured just before recording, so conservative),
 `use` invoke {"token", "resource"} ok {"token"} / fail {"token", "rejected", "highest"},
 `extend` ok {"token", "validity_ms"}, `release` ok / fail (LockNotOwned: nothing held).
+
+The client under test (`client:`, default our majorityredis) is driven through
+harness.clients (one LockClient per client slot: in-process, or a worker process in the
+library's own venv). A library without fencing tokens gets, as `token`, a hold number
+the workload assigns in grant order (so holds and uses can be told apart): the fencing
+checker does not apply to it and a fenced resource is refused. A library that reports no
+validity is judged by the ttl it was asked for, counted from the invocation. A client
+pause stops the whole client (SIGSTOP of its worker: background renewals stop too).
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, field_validator
 
+from harness.clients import DEFAULT_CLIENT, Attempt, LockClient, get_client, open_lock_client, prepare_client
+from harness.clients.base import describe_spec
 from harness.workload.base import (
     ClientContext,
     Pacer,
     ProcessHistory,
     Workload,
     WorkloadParams,
-    error_text,
     hold_ttl,
     register_workload,
     run_with_library,
@@ -47,6 +57,14 @@ class LockParams(WorkloadParams):
     drift_factor: float = Field(0.01, ge=0, lt=1, description=(
         "the lock's clock-drift allowance: validity = ttl - elapsed - (ttl * drift_factor + drift_ms)"))
     drift_ms: float = Field(2.0, ge=0, description="the constant part of the drift allowance (ms)")
+
+    client: str = Field(DEFAULT_CLIENT, description="the lock library under test (harness/clients/specs.py)")
+
+    @field_validator("client")
+    @classmethod
+    def _known_client(cls, name: str) -> str:
+        get_client(name)  # ValueError naming the known clients
+        return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +108,49 @@ class LockWorkload(Workload):
         # One resource per lock name, shared by every client (it is outside the cluster).
         self.resources = {key: ProtectedResource(f"resource-{key}", fenced=params.fenced)
                           for key in lock_names(params)}
+        self.client_spec = get_client(params.client)
+        self._hold_numbers = itertools.count(1)  # `token` of clients without fencing tokens
+        self._client_description: dict[str, Any] | None = None
+        self._opened: dict[int, LockClient] = {}  # slot -> a client started before the workload clock
+
+
+    def prepare(self) -> None:
+        """Before the cluster starts: build the client's venv if needed (exit 4 if impossible)."""
+        prepare_client(self.params.client)
+
+    def open_clients(self, urls_by_slot: list[list[str]]) -> None:
+        """Before the workload clock starts (from the runner's thread, which outlives the run):
+        start every slot's worker at once, so start-up time is not workload time."""
+        if self.client_spec.in_process:
+            return
+        for slot, urls in enumerate(urls_by_slot):
+            self._opened[slot] = open_lock_client(self.params.client, urls, connect=False,
+                                                  socket_timeout=self.params.socket_timeout)
+            self._opened[slot].launch()
+        for client in self._opened.values():
+            client.connect()
+
+    def close_clients(self) -> None:
+        """Close clients a slot never took over (an interrupted run)."""
+        for client in list(self._opened.values()):
+            client.close()
+        self._opened.clear()
+
+    def inapplicable_checkers(self) -> dict[str, str]:
+        if self.client_spec.fencing_tokens:
+            return {}
+        return {"fencing": f"client {self.params.client} has no fencing tokens"}
+
+    def results_extra(self) -> dict[str, Any]:
+        """results.json `client`: name, package, version, scope, fencing_tokens, validity, extend."""
+        return {"client": self._client_description or describe_spec(self.client_spec)}
 
     def validate_for(self, clients: int) -> str | None:
         from majorityredis.validity import drift_seconds
 
+        if self.params.fenced and not self.client_spec.fencing_tokens:
+            return (f"client {self.params.client} has no fencing tokens, so no resource can fence it: "
+                    "use fenced: false (or a client with tokens)")
         drift = drift_seconds(self.params.ttl, self.params.drift_factor, self.params.drift_ms)
         if drift >= self.params.ttl:
             return (f"the drift allowance ({drift:g} s = ttl * drift_factor + drift_ms) must be shorter "
@@ -108,43 +165,50 @@ class LockWorkload(Workload):
         pacer = Pacer(self.params.rate, ctx.runtime.clock, phase=ctx.rng.random())
 
         def loop(mr: Any) -> None:
-            while not ctx.wait(pacer.delay()):
-                self.cycle(mr, ctx, generator.next_cycle())
+            client = self._opened.pop(ctx.slot, None) or open_lock_client(
+                self.params.client, ctx.urls, socket_timeout=self.params.socket_timeout, mr=mr,
+                lock_options={"drift_factor": self.params.drift_factor, "drift_ms": self.params.drift_ms})
+            try:
+                while not ctx.wait(pacer.delay()):
+                    self.cycle(client, ctx, generator.next_cycle())
+            finally:
+                self._client_description = client.describe()
+                client.close()
 
         run_with_library(self, ctx, loop)
 
     # -- one cycle -------------------------------------------------------------
-    def cycle(self, mr: Any, ctx: ClientContext, cycle: LockCycle) -> None:
+    def cycle(self, client: LockClient, ctx: ClientContext, cycle: LockCycle) -> None:
         h, key = ctx.history, cycle.key
-        lock = mr.lock(key, ttl=self.params.ttl, drift_factor=self.params.drift_factor,
-                       drift_ms=self.params.drift_ms)
-        token = self._acquire(lock, h, key)
+        token = self._acquire(client, ctx, key)
         if token is None:
             return
         if cycle.pause:
-            ctx.wait(cycle.pause)  # the stop event cuts a pause short; the hold is still used
+            client.pause()
+            try:
+                ctx.wait(cycle.pause)  # the stop event cuts a pause short; the hold is still used
+            finally:
+                client.resume()
         used = self._use(h, key, token, ctx)
-        if used and cycle.extend and not ctx.stop.is_set():
-            if self._extend(lock, h, key, token):
+        if used and cycle.extend and client.spec.extend and not ctx.stop.is_set():
+            if self._extend(client, ctx, key, token):
                 self._use(h, key, token, ctx)
-        self._release(lock, h, key, token)
+        self._release(client, h, key, token)
 
-    def _acquire(self, lock: Any, h: ProcessHistory, key: str) -> int | None:
+    def _acquire(self, client: LockClient, ctx: ClientContext, key: str) -> int | None:
+        h, clock = ctx.history, ctx.runtime.clock
         h.invoke("acquire", key)
-        try:
-            acquired = lock.acquire(blocking=False)
-        except Exception as error:  # noqa: BLE001 - NoQuorum, timeouts: unknown outcome
-            h.info("acquire", key, error=error_text(error))
-            return None
-        if not acquired:
-            if _outcome_unknown(lock):
-                h.info("acquire", key, error=error_text(lock.last_failure))
-            else:
-                h.fail("acquire", key)
-            return None
-        token = int(lock.token)
-        h.ok("acquire", key, {"token": token, "validity_ms": _validity_ms(lock)})
-        return token
+        invoked = clock()
+        attempt = client.acquire(key, self.params.ttl)
+        if attempt.outcome == "ok":
+            token = attempt.token if attempt.token is not None else next(self._hold_numbers)
+            h.ok("acquire", key, {"token": token, "validity_ms": self._validity_ms(attempt, invoked, clock())})
+            return token
+        if attempt.outcome == "refused":
+            h.fail("acquire", key)
+        else:  # an error can mean the lock is held: unknown, never fail
+            h.info("acquire", key, error=attempt.error or "unknown outcome")
+        return None
 
     def _use(self, h: ProcessHistory, key: str, token: int, ctx: ClientContext) -> bool:
         resource = self.resources[key]
@@ -155,50 +219,34 @@ class LockWorkload(Workload):
             on_reject=lambda highest: h.fail("use", key, {"token": token, "rejected": "stale token",
                                                           "highest": highest}))
 
-    def _extend(self, lock: Any, h: ProcessHistory, key: str, token: int) -> bool:
+    def _extend(self, client: LockClient, ctx: ClientContext, key: str, token: int) -> bool:
+        h, clock = ctx.history, ctx.runtime.clock
         h.invoke("extend", key, {"token": token})
-        try:
-            extended = lock.extend()
-        except Exception as error:  # noqa: BLE001
-            if _is_not_owned(error):
-                h.fail("extend", key, {"token": token})
-            else:
-                h.info("extend", key, {"token": token}, error=error_text(error))
-            return False
-        if not extended:
+        invoked = clock()
+        attempt = client.extend(key, self.params.ttl)
+        if attempt.outcome == "ok":
+            h.ok("extend", key, {"token": token, "validity_ms": self._validity_ms(attempt, invoked, clock())})
+            return True
+        if attempt.outcome == "refused":
             h.fail("extend", key, {"token": token})
-            return False
-        h.ok("extend", key, {"token": token, "validity_ms": _validity_ms(lock)})
-        return True
-
-    def _release(self, lock: Any, h: ProcessHistory, key: str, token: int) -> None:
-        h.invoke("release", key, {"token": token})
-        try:
-            lock.release()
-        except Exception as error:  # noqa: BLE001
-            if _is_not_owned(error):
-                h.fail("release", key, {"token": token})
-            else:
-                h.info("release", key, {"token": token}, error=error_text(error))
-            return
-        h.ok("release", key, {"token": token})
-
-
-def _outcome_unknown(lock: Any) -> bool:
-    """A failed attempt is *certainly* not acquired only if every node answered (refused);
-    a node that timed out or errored may have granted (the undo may not have reached it)."""
-    failure = getattr(lock, "last_failure", None)
-    errors = getattr(failure, "errors", None) or {}
-    return any(isinstance(error, BaseException) for error in errors.values())
-
-
-def _validity_ms(lock: Any) -> int:
-    return max(0, int(lock.validity() * 1000))
-
-
-def _is_not_owned(error: BaseException) -> bool:
-    try:
-        from majorityredis import LockNotOwned
-    except ImportError:  # pragma: no cover - the library is a dependency of the harness
+        else:
+            h.info("extend", key, {"token": token}, error=attempt.error or "unknown outcome")
         return False
-    return isinstance(error, LockNotOwned)
+
+    def _release(self, client: LockClient, h: ProcessHistory, key: str, token: int) -> None:
+        h.invoke("release", key, {"token": token})
+        attempt = client.release(key)
+        if attempt.outcome == "ok":
+            h.ok("release", key, {"token": token})
+        elif attempt.outcome == "refused":
+            h.fail("release", key, {"token": token})
+        else:
+            h.info("release", key, {"token": token}, error=attempt.error or "unknown outcome")
+
+    def _validity_ms(self, attempt: Attempt, invoked: float, now: float) -> int:
+        """Validity left `now` (just before recording; the client's monotonic clock, as
+        `invoked` and `attempt.valid_until`): the library's, or else the requested ttl counted
+        from the invocation (conservative)."""
+        until = attempt.valid_until if attempt.valid_until is not None else invoked + self.params.ttl
+        return max(0, int((until - now) * 1000))
+

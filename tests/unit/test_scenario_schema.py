@@ -81,11 +81,13 @@ def test_defaults_and_overrides(tmp_path: Path) -> None:
     assert s.nemesis.is_empty()
 
 
-@pytest.mark.parametrize("path", sorted((REPO / "scenarios").glob("*.yaml")) + sorted(
+@pytest.mark.parametrize("path", sorted((REPO / "scenarios").glob("*.yaml"))
+                         + sorted((REPO / "scenarios" / "compare").glob("*.yaml")) + sorted(
     (REPO / "tests" / "scenarios").glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_scenarios_are_valid(path: Path) -> None:
     s = load_scenario(path).scenario
-    assert s.name == path.stem  # the run folder is named like the file
+    # the run folder is named like the file (the comparison set's with a cmp- prefix)
+    assert s.name == (f"cmp-{path.stem}" if path.parent.name == "compare" else path.stem)
     assert s.checker_list
 
 
