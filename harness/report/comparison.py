@@ -81,13 +81,13 @@ def _num(value: float | None) -> str:
 
 def text_table(cells: Sequence[Cell]) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
     """(headers, rows) of the long table: one row per client and scenario."""
-    headers: tuple[str, ...] = ("client", "scenario", "promise", "verdict", "anomalies", "ops/s", "acq p50 ms",
-               "acq p99 ms", "judgement", "run")
-    rows: list[tuple[str, ...]] = [(c.client, c.scenario, c.promise, c.verdict,
-                                    str(c.anomalies) if c.valid is not None else "-",
-             _num(c.ops_per_s), _ms(c.acquire_p50_ms), _ms(c.acquire_p99_ms), c.judgement or "-",
-             c.run_dir or (c.note or "-"))
-            for c in cells]
+    headers: tuple[str, ...] = ("client", "scenario", "promise", "verdict", "anomalies", "ops/s",
+                                "acq p50 ms", "acq p99 ms", "judgement", "run")
+    rows: list[tuple[str, ...]] = [
+        (c.client, c.scenario, c.promise, c.verdict, str(c.anomalies) if c.valid is not None else "-",
+         _num(c.ops_per_s), _ms(c.acquire_p50_ms), _ms(c.acquire_p99_ms), c.judgement or "-",
+         c.run_dir or (c.note or "-"))
+        for c in cells]
     return headers, rows
 
 
