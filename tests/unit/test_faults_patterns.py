@@ -264,14 +264,22 @@ def test_reset_connections_uses_reset_peer():
 
 
 def test_every_registered_fault_has_kind_params_and_defaults():
+    from harness.sim.cluster import sim_cluster_for
+
     cluster = RecordingCluster(5, 3)
+    simulated = sim_cluster_for(1, 5, 3, "none")  # simulation-only faults need its primitives
+    restarted: list[int] = []
+    simulated.client_starter = restarted.append
     for kind, cls in FAULTS.items():
         assert cls.kind == kind
         assert cls.Params.model_config.get("extra") == "forbid"
         fault = cls()  # defaults are valid
-        assert isinstance(fault.start(cluster, random.Random(1)), dict)
-        assert isinstance(fault.stop(cluster), dict)
+        target = simulated if cls.simulation_only else cluster
+        assert isinstance(fault.start(target, random.Random(1)), dict)
+        assert isinstance(fault.stop(target), dict)
     assert not cluster.cuts
+    assert restarted  # client-crash restarts the crashed client at its stop
+    assert all(host.up and not host.paused for host in simulated.world.nodes.values())
 
 
 # -- overlapping process faults compose (harness.faults.node_holds) --------------
