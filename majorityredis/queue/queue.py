@@ -86,7 +86,8 @@ Where this departs from the first design, and why:
    hold is valid on a quorum, no other consumer can hold the item on one.
    A hold that lapsed must not be silently re-acquired (someone may have
    held the item in between): then only the nodes where it is still ours
-   count. A failed extend (False) releases the remaining hold at once.
+   count — also when it lapsed while the extend was under way. A failed
+   extend (False) releases the remaining hold at once.
 5. consume is safe to retry after NoQuorum: a node that already completed
    the item for this holder counts again (the marker stores the holder).
 6. The scan reports the held ids it passes, and items reported held by any
@@ -272,6 +273,8 @@ class LockingQueue:
         keys = (self.keys.items, self.keys.hold(msg.id), self.keys.done(msg.id))
         replies = self.mr.fanout.call(EXTEND.command(keys, (msg.id, msg._holder, _ms(ttl), "1" if valid else "0")),
                                       done=self._decided(renewed))
+        if valid and self.mr.clock() >= lease.deadline:  # lapsed during the call: a take may have
+            renewed = _renewed                           # come after another consumer held the item
         if self._reached(replies, renewed):
             deadline = hold_deadline(started, ttl, self.drift_factor, self.drift_ms)
             if deadline > self.mr.clock():
