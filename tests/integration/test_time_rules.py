@@ -99,7 +99,10 @@ def test_lock_acquisition_whose_validity_ran_out_during_the_call_is_undone(mr, c
 
 
 def test_lock_acquisition_just_inside_its_validity_holds(mr) -> None:
-    """The other side of the late guard: 1 ms of validity left is a hold (guards a `<=` slip)."""
+    """The other side of the late guard: 1 ms of validity left is a hold.
+
+    Break tried: `clock() < expires_at` -> `clock() < expires_at - 0.01` (a guard too strict).
+    """
     warm_up(mr, "L")
     lock = mr.lock("L", ttl=2.0, drift_factor=0.0, drift_ms=100)
     slow(mr).delays[ACQUIRE.name] = 1.899
