@@ -259,7 +259,8 @@ class LockingQueue:
         lost the hold or the item are healed. False: the hold was lost (it
         expired, or another consumer holds the item) — stop working on it; it
         is released everywhere and may be delivered again. Raises NoQuorum when
-        too few nodes answered to tell (msg keeps its previous validity).
+        too few nodes answered to tell (msg keeps its previous validity) — unless
+        the hold lapsed while the call was under way: that is False.
         """
         self._check_message(msg)
         ttl = msg.ttl if ttl is None else ttl
@@ -273,8 +274,11 @@ class LockingQueue:
         keys = (self.keys.items, self.keys.hold(msg.id), self.keys.done(msg.id))
         replies = self.mr.fanout.call(EXTEND.command(keys, (msg.id, msg._holder, _ms(ttl), "1" if valid else "0")),
                                       done=self._decided(renewed))
-        if valid and self.mr.clock() >= lease.deadline:  # lapsed during the call: a take may have
-            renewed = _renewed                           # come after another consumer held the item
+        # lapsed during the call: a take may have come after another consumer held the item, so only
+        # renewals count — and a quorum missed is a loss (the takes left our hold behind), not NoQuorum
+        late = valid and self.mr.clock() >= lease.deadline
+        if late:
+            renewed = _renewed
         if self._reached(replies, renewed):
             deadline = hold_deadline(started, ttl, self.drift_factor, self.drift_ms)
             if deadline > self.mr.clock():
@@ -284,7 +288,7 @@ class LockingQueue:
                     self._heal(msg.id, msg.item, -msg.priority, msg._holder,
                                ttl - (self.mr.clock() - started), lost_here)
                 return True
-        elif self._for_lack_of_answers(replies, renewed):
+        elif not late and self._for_lack_of_answers(replies, renewed):
             raise self._no_quorum(f"extend hold on {msg.id!r} in queue {self.name!r}", replies, renewed,
                                   refusal="hold not ours")
         lease.end()

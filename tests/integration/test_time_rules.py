@@ -41,7 +41,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def mr(redis3, clock: FakeClock) -> Iterator[MajorityRedis]:
-    with MajorityRedis.from_urls(redis3.urls, socket_timeout=0.5, clock=clock) as instance:
+    with MajorityRedis(redis3.clients(socket_timeout=0.5), clock=clock) as instance:
         instance.fanout.call(Command(("PING",)))  # a connection per node: no call waits on a connect
         instance.fanout = SlowFanout(instance.fanout, clock, LOCK_SCRIPTS + QUEUE_SCRIPTS)
         yield instance
@@ -233,9 +233,11 @@ def test_queue_extend_lock_cannot_take_free_nodes_once_the_hold_lapsed_during_th
     in between, and the extend would silently re-acquire it (the module docstring, point 4).
 
     Here the hold is ours on one node only (lost on two: a restart, or a grant that missed
-    them); the EXTEND round outlives the old validity. Break tried (and the bug this test
-    found): without `if valid and self.mr.clock() >= lease.deadline: renewed = _renewed`
-    after the EXTEND call, extend_lock counted the two takes and returned True.
+    them); the EXTEND round outlives the old validity. The extend fails (not NoQuorum: the
+    takes left our hold on those nodes, and a retry would count them as renewals) and the
+    hold is released everywhere. Break tried (it is the bug this test found): after the
+    EXTEND call, `late = valid and self.mr.clock() >= lease.deadline` -> `late = False`;
+    extend_lock then counted the two takes and returned True.
     """
     queue = mr.queue("q", drift_factor=0.0, drift_ms=0.0)
     queue.put("a")
