@@ -12,7 +12,6 @@ from collections.abc import Iterator
 import pytest
 
 from majorityredis import MajorityRedis, NoQuorum
-
 from tests.support.probes import RecordingFanout
 from tests.support.waiting import wait_until
 
@@ -48,7 +47,7 @@ def test_lock_half_held_by_someone_else_is_refused_and_undone(even) -> None:
 
 
 def test_lock_tokens_grow_and_holds_exclude(even) -> None:
-    nodes, mr = even
+    _nodes, mr = even
     first, second = mr.lock("L", ttl=5.0), mr.lock("L", ttl=5.0)
     assert first.acquire(blocking=False) and first.token == 1
     assert second.acquire(blocking=False) is False

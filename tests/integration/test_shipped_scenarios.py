@@ -13,8 +13,9 @@ test_analysis_real_run.py cover it): a gate is about the verdict.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 

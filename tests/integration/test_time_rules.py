@@ -23,7 +23,6 @@ from majorityredis import MajorityRedis
 from majorityredis.fanout import Command
 from majorityredis.lock import ACQUIRE, EXTEND, RELEASE, WRITE_BACK
 from majorityredis.queue import scripts as queue_scripts
-
 from tests.support.fake_time import FakeClock, SlowFanout
 from tests.support.waiting import wait_until
 
