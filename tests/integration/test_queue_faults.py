@@ -160,7 +160,7 @@ def test_concurrent_consumers_never_get_the_same_item(redis5, connect):
     failures: list[BaseException] = []
 
     def grab() -> None:
-        mine = connect(redis5).queue("race")
+        mine = connect(redis5, socket_timeout=1.0).queue("race")  # (8 threads, 2 busy cores)
         barrier.wait()
         try:
             while (msg := mine.get(ttl=30.0, timeout=0.3)) is not None:
