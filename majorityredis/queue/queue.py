@@ -86,7 +86,8 @@ Where this departs from the first design, and why:
    hold is valid on a quorum, no other consumer can hold the item on one.
    A hold that lapsed must not be silently re-acquired (someone may have
    held the item in between): then only the nodes where it is still ours
-   count. A failed extend (False) releases the remaining hold at once.
+   count — also when it lapsed while the extend was under way. A failed
+   extend (False) releases the remaining hold at once.
 5. consume is safe to retry after NoQuorum: a node that already completed
    the item for this holder counts again (the marker stores the holder).
 6. The scan reports the held ids it passes, and items reported held by any
@@ -267,7 +268,8 @@ class LockingQueue:
         lost the hold or the item are healed. False: the hold was lost (it
         expired, or another consumer holds the item) — stop working on it; it
         is released everywhere and may be delivered again. Raises NoQuorum when
-        too few nodes answered to tell (msg keeps its previous validity).
+        too few nodes answered to tell (msg keeps its previous validity) — unless
+        the hold lapsed while the call was under way: that is False.
         """
         self._check_message(msg)
         ttl = msg.ttl if ttl is None else ttl
@@ -282,6 +284,11 @@ class LockingQueue:
         keys = (self.keys.items, self.keys.hold(msg.id), self.keys.done(msg.id))
         replies = self.mr.fanout.call(EXTEND.command(keys, (msg.id, msg._holder, _ms(ttl), "1" if valid else "0")),
                                       done=self._decided(renewed))
+        # lapsed during the call: a take may have come after another consumer held the item, so only
+        # renewals count — and a quorum missed is a loss (the takes left our hold behind), not NoQuorum
+        late = valid and self.mr.clock() >= lease.deadline
+        if late:
+            renewed = _renewed
         if self._reached(replies, renewed):
             deadline = hold_deadline(started, ttl, self.drift_factor, self.drift_ms)
             if deadline > self.mr.clock():
@@ -291,7 +298,7 @@ class LockingQueue:
                     self._heal(msg.id, msg.item, -msg.priority, msg._holder,
                                ttl - (self.mr.clock() - started), lost_here)
                 return True
-        elif self._for_lack_of_answers(replies, renewed):
+        elif not late and self._for_lack_of_answers(replies, renewed):
             raise self._no_quorum(f"extend hold on {msg.id!r} in queue {self.name!r}", replies, renewed,
                                   refusal="hold not ours")
         lease.end()

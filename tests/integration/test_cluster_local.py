@@ -94,11 +94,20 @@ def test_restart_from_a_thread_that_ends_survives_that_thread(cluster):
 
 
 def test_heal_restores_links_toxics_paused_and_killed_nodes(cluster):
+    def reach(c: int) -> list[str]:
+        return [outcome(u) for u in cluster.client_urls(c)]
+
+    assert reach(0) == reach(1) == ["ok", "ok", "ok"]
     cluster.cut(0, "n1")
     cluster.cut(1, "n2", mode="refuse")
     cluster.add_toxic("n3", "latency", {"latency": 500})
+    # each fault is in effect and meets a PING: a dropped link and a 500 ms latency time out
+    # (the probe waits 0.4 s), a refused link errors; the other links still answer
+    assert reach(0) == ["timeout", "ok", "timeout"] and reach(1) == ["ok", "error", "timeout"]
     cluster.pause("n2")
     cluster.kill("n3")
+    assert reach(0) == ["timeout", "timeout", "error"] and reach(1) == ["ok", "error", "error"]
+    assert not cluster.servers["n3"].is_running()
     cluster.heal()
     assert cluster.control.toxics("c0-n1") == [] and cluster.control.toxics("c0-n3") == []
     assert all(p["enabled"] for p in cluster.control.proxies().values())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import redis
 
@@ -86,7 +88,13 @@ def test_toxiproxy_disable_cuts_the_node(proxied_redis3):
 
 def test_toxiproxy_latency_toxic_is_applied(proxied_redis3):
     control = proxied_redis3.control
-    control.add_toxic("n2", "latency", attributes={"latency": 50, "jitter": 0})
+    clients = proxied_redis3.clients(socket_timeout=2.0)
+    assert all(c.ping() for c in clients)   # connections are open before the toxic
+    control.add_toxic("n2", "latency", attributes={"latency": 200, "jitter": 0})
     assert control.toxics("n2") == ["latency_downstream"]
+    # the toxic meets a command: a PING through proxy n2 takes at least the 200 ms it adds
+    started = time.monotonic()
+    assert clients[1].ping() is True
+    assert time.monotonic() - started >= 0.2
     control.reset()
     assert control.toxics("n2") == []

@@ -29,6 +29,8 @@ CHILD = textwrap.dedent("""
     toxi = ToxiproxyServer(base / "toxiproxy.log"); toxi.start()
     print(redis.pid, toxi.pid, flush=True)
     how = sys.argv[2]
+    if how in ("crash", "exception"):
+        sys.stdin.readline()              # end only once the parent saw both servers running
     if how == "crash":
         os._exit(1)                       # no atexit, no finally
     if how == "exception":
@@ -58,12 +60,15 @@ def _gone(pid: int, within: float = 5.0) -> bool:
 @pytest.mark.parametrize("how", ["crash", "exception", "sigkill", "sigterm", "sigint"])
 def test_servers_die_with_their_parent(tmp_path, how):
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path), how], cwd=REPO,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = child.stdout.readline()
         redis_pid, toxi_pid = (int(x) for x in line.split())
         os.kill(redis_pid, 0)  # both were really running
         os.kill(toxi_pid, 0)
+        if how in ("crash", "exception"):
+            child.stdin.write("end\n")
+            child.stdin.flush()
         if how in ("sigkill", "sigterm", "sigint"):
             child.send_signal({"sigkill": signal.SIGKILL, "sigterm": signal.SIGTERM,
                                "sigint": signal.SIGINT}[how])

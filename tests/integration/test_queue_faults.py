@@ -13,6 +13,7 @@ import pytest
 
 from majorityredis import LockNotOwned, MajorityRedis, NoQuorum
 from majorityredis.queue.plan import QueueKeys
+from tests.support.probes import RecordingFanout, ping_outcome
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -49,9 +50,12 @@ def test_producers_and_consumers_consume_every_item_exactly_once_without_overlap
     record = threading.Lock()
     stop = threading.Event()
     failures: list[BaseException] = []
+    recorders: list[RecordingFanout] = []  # every client's calls: did they meet the dead node?
 
     def produce(p: int) -> None:
-        q = connect(redis5, socket_timeout=1.0).queue("work")
+        mr = connect(redis5, socket_timeout=1.0)
+        recorders.append(RecordingFanout.install(mr))
+        q = mr.queue("work")
         for i in range(per_producer):
             item_id = q.put(f"p{p}-{i}", priority=i % 3)
             with expected_lock:
@@ -60,6 +64,7 @@ def test_producers_and_consumers_consume_every_item_exactly_once_without_overlap
     def consume(c: int) -> None:
         rng = random.Random(c)
         mr = connect(redis5, socket_timeout=1.0)  # (a loaded 2-core machine: no spurious timeouts)
+        recorders.append(RecordingFanout.install(mr))
         q = mr.queue("work", rng=random.Random(100 + c))
         while not stop.is_set():
             try:
@@ -104,8 +109,11 @@ def test_producers_and_consumers_consume_every_item_exactly_once_without_overlap
     threads += [threading.Thread(target=guarded, args=(produce, p)) for p in range(producers)]
     for thread in threads:
         thread.start()
-    time.sleep(0.5)
+    wait_until(lambda: len(consumed) >= 10 or failures, 20.0, lambda: len(consumed))
     redis5.servers[4].kill()  # a minority node dies mid-run
+    with record:
+        consumed_at_kill = len(consumed)
+    errors_at_kill = sum(len(r.errors_from(4)) for r in recorders)
     deadline = time.monotonic() + 25
     while time.monotonic() < deadline and not failures:
         with expected_lock, record:
@@ -116,6 +124,11 @@ def test_producers_and_consumers_consume_every_item_exactly_once_without_overlap
     for thread in threads:
         thread.join(timeout=10)
     assert not failures, failures
+    # the fault was in effect and met the operations: n5 stayed dead, the clients' calls got its
+    # errors, and most of the items were consumed after it died
+    assert not redis5.servers[4].is_running() and ping_outcome(redis5.urls[4]) == "error"
+    assert sum(len(r.errors_from(4)) for r in recorders) > errors_at_kill
+    assert consumed_at_kill < producers * per_producer // 2 < len(consumed)
     assert len(expected) == producers * per_producer
     assert set(consumed) == expected, f"{len(expected - set(consumed))} items never consumed"
     assert set(consumed.values()) == {1}, "an item was consumed twice"
@@ -145,7 +158,7 @@ def test_concurrent_consumers_never_get_the_same_item(redis5, connect):
     failures: list[BaseException] = []
 
     def grab() -> None:
-        mine = connect(redis5).queue("race")
+        mine = connect(redis5, socket_timeout=1.0).queue("race")  # (8 threads, 2 busy cores)
         barrier.wait()
         try:
             while (msg := mine.get(ttl=30.0, timeout=0.3)) is not None:
@@ -165,7 +178,7 @@ def test_concurrent_consumers_never_get_the_same_item(redis5, connect):
 
 
 def test_one_item_raced_by_eight_consumers_goes_to_exactly_one(redis5, connect):
-    queues = [connect(redis5).queue("one") for _ in range(8)]
+    queues = [connect(redis5, socket_timeout=1.0).queue("one") for _ in range(8)]  # (8 racing threads, 2 busy cores)
     for round_ in range(8):
         queues[0].put(f"round-{round_}")
         winners: list[int] = []
@@ -194,8 +207,10 @@ def test_everything_works_with_a_minority_of_nodes_killed(redis5, connect):
     mr = connect(redis5)
     q = mr.queue("jobs")
     q.put("before")
+    recorder = RecordingFanout.install(mr)
     redis5.servers[0].kill()
     redis5.servers[3].kill()
+    assert [ping_outcome(redis5.urls[i]) for i in (0, 3)] == ["error", "error"]   # the fault is in effect
     item_id = q.put("after", priority=1)
     assert q.size() == 2
     msg = q.get(ttl=5.0)
@@ -206,6 +221,11 @@ def test_everything_works_with_a_minority_of_nodes_killed(redis5, connect):
     assert other.item == b"before"
     q.release(other)
     assert q.get().item == b"before"
+    # ... and every operation met it: n1 and n4 were dead throughout and no call had an answer from
+    # them, while the three live nodes (each needed for a quorum of 3) answered every one
+    assert not redis5.servers[0].is_running() and not redis5.servers[3].is_running()
+    assert recorder.values_from(0) == [] and recorder.values_from(3) == []
+    assert all(recorder.answered_by(i) >= 8 for i in (1, 2, 4))
     keys = QueueKeys("jobs")
     live = [c for i, c in enumerate(redis5.clients()) if i not in (0, 3)]
     assert all(c.exists(keys.done(item_id)) for c in live)
@@ -452,11 +472,20 @@ def test_operations_survive_a_connection_error_on_one_node(redis3, connect):
     mr = connect(redis3)
     q = mr.queue("jobs")
     q.put("x")
-    redis3.servers[2].restart()  # its pooled connection is now dead: the next call fails there once
+    assert q.size() == 1  # waits for every node: each has a connection in the fan-out now
+    pid = redis3.servers[2].pid
+    recorder = RecordingFanout.install(mr)
+    redis3.servers[2].restart()  # the server hangs up: the fan-out's connection to node 3 is dead
+    assert redis3.servers[2].pid != pid
     msg = q.get()
     assert msg is not None
     assert q.consume(msg) is True
-    assert q.get() is None
+    assert q.get() is None  # an empty answer waits for every node
+    # the fault met the operations: node 3 answered from its new process, so a call found the dead
+    # connection and replaced it (the fan-out drops a connection the server hung up on before
+    # writing to it: no call saw an error)
+    assert recorder.answered_by(2) > 0
+    assert all(not r.errors() for r in recorder.replies)
 
 
 def test_a_token_seen_on_one_node_only_is_written_back_before_it_is_handed_out(redis3, connect):

@@ -23,6 +23,7 @@ from majorityredis.register import (
     parse_reply,
     storage_key,
 )
+from tests.support.probes import RecordingFanout, ping_outcome
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -251,8 +252,10 @@ def test_fast_mode_read_repairs_in_the_background(redis3):
 def test_a_minority_killed_changes_nothing(redis5, mode):
     mr = make(redis5, mode)
     mr.set("k", "before")
+    recorder = RecordingFanout.install(mr)
     redis5.servers[0].kill()
     redis5.servers[3].kill()
+    assert [ping_outcome(redis5.urls[i]) for i in (0, 3)] == ["error", "error"]   # the fault is in effect
     assert mr.get("k") == b"before"
     mr.set("k", "after")
     assert mr.get("k") == b"after"
@@ -260,6 +263,12 @@ def test_a_minority_killed_changes_nothing(redis5, mode):
     assert mr.get("k") is None
     mr.set("k2", 7)
     assert mr.get("k2") == b"7"
+    # ... and every operation met it: no call had an answer from n1 or n4 (dead throughout), so each
+    # quorum of 3 was made of the three live nodes alone
+    assert not redis5.servers[0].is_running() and not redis5.servers[3].is_running()
+    assert len(recorder.replies) >= 7
+    assert recorder.values_from(0) == [] and recorder.values_from(3) == []
+    assert all(recorder.answered_by(i) >= 7 for i in (1, 2, 4))
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -22,6 +22,7 @@ from redis.retry import Retry
 
 from majorityredis import MajorityRedis, NoQuorum
 from majorityredis.register import Register, Version, encode_value, storage_key
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -218,14 +219,18 @@ def test_concurrent_writers_during_a_minority_kill(redis5):
     threads = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
     for thread in threads:
         thread.start()
-    time.sleep(0.2)
-    killed_at = time.monotonic_ns()
-    redis5.servers[1].kill()
-    redis5.servers[4].kill()
-    time.sleep(0.3)
-    stop.set()
-    for thread in threads:
-        thread.join(30)
+    try:
+        wait_until(lambda: len(ops) >= 10 or errors, 20.0, lambda: len(ops))   # the workers are under way
+        killed_at = time.monotonic_ns()
+        redis5.servers[1].kill()
+        redis5.servers[4].kill()
+        wait_until(lambda: sum(op.start > killed_at for op in list(ops)) >= 20 or errors, 20.0,
+                   lambda: len(ops))
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
     assert errors == []
-    assert any(op.start > killed_at for op in ops)  # operations did run with two nodes dead
+    assert not redis5.servers[1].is_running() and not redis5.servers[4].is_running()
+    assert sum(op.start > killed_at for op in ops) >= 20  # operations did run with two nodes dead
     assert order_violations(ops) == []

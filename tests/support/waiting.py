@@ -6,6 +6,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+# Lock.acquire returns "within `timeout` plus about three client timeouts" (its docstring); "about"
+# is this much for a loaded machine's scheduling (a liveness bound, not a speed assertion)
+SCHEDULING_SLACK = 0.5
+
+
+def acquire_bound(timeout: float, client_timeout: float) -> float:
+    """The documented latest return of `Lock.acquire(timeout=timeout)` (seconds after the call)."""
+    return timeout + 3 * client_timeout + SCHEDULING_SLACK
+
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0,
                describe: Callable[[], Any] | None = None) -> None:

@@ -63,6 +63,30 @@ def test_an_extend_prolongs_the_hold() -> None:
     assert verdict.anomalies[0].details["overlap"] == [100 * MS, 145 * MS]
 
 
+def test_an_extend_that_completed_after_the_hold_lapsed_does_not_prolong_it() -> None:
+    """The hold was certain until 60 ms; an extend ok at 70 ms may have been granted after another
+    client's acquire, so it is no proof of a continuous hold: process 1's hold from 100 ms is fine.
+    (Break tried: in holds.certain_end, `if ok_time <= end:` -> `if True:`.)"""
+    h = History()
+    acquire(h, 0, at_ms=10, token=1, validity_ms=50)
+    h.invoke(0, "extend", {"token": 1}, key="L", at=55 * MS)
+    h.ok(0, "extend", {"token": 1, "validity_ms": 100}, key="L", at=70 * MS)   # 10 ms after the lapse
+    acquire(h, 1, at_ms=100, token=2, validity_ms=100)
+    verdict = check(h.events, "mutex-graph")
+    assert verdict.valid is True and verdict.stats["holds"] == 2
+
+
+def test_an_extend_completing_exactly_at_the_end_of_the_hold_still_prolongs_it() -> None:
+    h = History()
+    acquire(h, 0, at_ms=10, token=1, validity_ms=50)
+    h.invoke(0, "extend", {"token": 1}, key="L", at=55 * MS)
+    h.ok(0, "extend", {"token": 1, "validity_ms": 100}, key="L", at=60 * MS)   # certain until 160 ms
+    acquire(h, 1, at_ms=100, token=2, validity_ms=100)
+    verdict = check(h.events, "mutex-graph")
+    assert verdict.valid is False
+    assert verdict.anomalies[0].details["overlap"] == [100 * MS, 160 * MS]
+
+
 def test_a_failed_or_unknown_acquire_is_no_hold() -> None:
     h = History()
     acquire(h, 0, at_ms=10, token=1, validity_ms=1000)

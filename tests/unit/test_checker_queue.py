@@ -87,6 +87,15 @@ def test_an_extend_prolongs_the_hold_of_an_item() -> None:
     assert kinds(h)[0] == ["double-hold"]
 
 
+def test_an_extend_that_completed_after_the_hold_lapsed_does_not_prolong_it() -> None:
+    """Break tried: in holds.certain_end, `if ok_time <= end:` -> `if True:`."""
+    h = (QueueHistory().put(0, "a", at=1, done=2)
+         .get(1, "a", at=3, done=4, token=1, validity_ms=10)         # certain until 14 ms
+         .extend(1, "a", at=12, done=20, token=1, validity_ms=100)   # ok 6 ms after the lapse: no proof
+         .get(2, "a", at=50, done=51, token=2))
+    assert kinds(h)[0] == []
+
+
 def test_an_item_consumed_twice_is_a_double_consume() -> None:
     h = (QueueHistory().put(0, "a", at=1, done=2)
          .get(1, "a", at=3, done=4, token=1, validity_ms=10).finish(1, "consume", "a", at=20, done=21, token=1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -70,6 +71,21 @@ def test_acquired_means_a_quorum_granted_with_known_counter_equal_to_the_token(c
         assert decision.outcome == "wait"
         assert granted + unanswered >= q
         assert granted < q or (not final and unanswered > 0)
+
+
+@pytest.mark.parametrize(("votes", "expected"), [
+    ({}, 1),                                                  # nothing known: at least 1
+    ({0: (True, 0, False), 1: (True, 0, False)}, 1),          # fresh nodes: counters unknown
+    ({0: None, 1: None, 2: None}, 1),                         # only errors
+    ({0: (True, 4, True), 1: (True, 6, True)}, 6),            # grants: their INCRed counters
+    ({0: (True, 4, True), 1: (False, 6, True)}, 7),           # a refusal may carry token 6: 6 + 1
+    ({0: (True, 9, True), 1: (False, 6, True)}, 9),           # ... unless a grant went further
+    ({0: (True, 3, True), 1: (True, 99, False)}, 3),          # an unknown counter is ignored
+    ({0: (False, 5, False), 1: (True, 2, True), 2: None}, 2),  # so is an unknown refusal's
+    ({0: (False, 0, True), 1: (True, 0, False)}, 1),          # a known 0 refused: 0 + 1
+])
+def test_slow_path_token_examples_computed_by_hand(votes, expected):
+    assert slow_path_token(votes) == expected
 
 
 @given(st.dictionaries(st.integers(0, 6), votes_))

@@ -126,6 +126,20 @@ def test_token_is_the_maximum_and_write_back_exactly_when_too_few_hold_it(fences
     assert write_back == (list(fences.values()).count(token) < quorum)
 
 
+@pytest.mark.parametrize(("fences", "quorum", "expected"), [
+    ({0: 7}, 1, (7, False)),                          # one node, quorum 1: 7 is on the quorum
+    ({0: 1, 1: 2}, 2, (2, True)),                     # 2 nodes: max 2 on one node only
+    ({0: 4, 1: 4}, 2, (4, False)),
+    ({0: 2, 1: 10, 2: 3}, 2, (10, True)),             # the max is not the first or the last
+    ({0: 6, 2: 6}, 2, (6, False)),                    # node 1 did not grant: not counted
+    ({0: 5, 1: 3, 2: 5, 3: 5}, 3, (5, False)),        # 4 nodes, quorum 3, three at 5
+    ({0: 5, 1: 5, 2: 3, 3: 4}, 3, (5, True)),         # only two at 5
+    ({0: 8, 1: 9, 2: 8, 3: 8, 4: 8}, 3, (9, True)),   # four at 8, but the token is 9
+])
+def test_token_examples_computed_by_hand(fences, quorum, expected):
+    assert fencing_token(fences, quorum) == expected
+
+
 def test_token_of_no_grants_is_an_error():
     with pytest.raises(ValueError):
         fencing_token({}, quorum=2)

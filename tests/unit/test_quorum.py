@@ -88,3 +88,35 @@ def test_servers_without_a_client_stay_undecided(n_clients, data):
     assert tally.reached == (n_clients - refused >= q)
     # so a caller must judge "reached" after the fan-out ends, not wait for "decided"
     assert tally.decided or n_clients - refused + tally.undecided >= q
+
+
+@pytest.mark.parametrize(("n", "agreed", "refused", "undecided", "reached", "impossible"), [
+    # n  agreed refused  undecided reached impossible     (quorum = n // 2 + 1)
+    (1, 0, 0, 1, False, False),
+    (1, 1, 0, 0, True, False),
+    (1, 0, 1, 0, False, True),
+    (2, 1, 0, 1, False, False),   # quorum 2: one yes, one to come
+    (2, 1, 1, 0, False, True),    # quorum 2: one no is enough to fail
+    (2, 2, 0, 0, True, False),
+    (3, 2, 0, 1, True, False),
+    (3, 1, 1, 1, False, False),   # the last vote decides
+    (3, 0, 2, 1, False, True),
+    (4, 2, 1, 1, False, False),   # quorum 3: 2 + 1 undecided can still make it
+    (4, 2, 2, 0, False, True),
+    (4, 1, 2, 1, False, True),    # 1 + 1 < 3
+    (4, 3, 1, 0, True, False),
+    (5, 3, 2, 0, True, False),
+    (5, 2, 2, 1, False, False),
+    (5, 2, 3, 0, False, True),
+    (5, 0, 0, 5, False, False),
+])
+def test_tally_examples_computed_by_hand(n, agreed, refused, undecided, reached, impossible):
+    tally = Tally(n, quorum_size(n), agreed, refused)
+    assert (tally.undecided, tally.reached, tally.impossible, tally.decided) == (
+        undecided, reached, impossible, reached or impossible)
+
+
+def test_tally_counts_servers_without_a_client_as_undecided():
+    """5 servers, 3 clients that all answered (2 yes, 1 no): quorum 3 is still possible, not reached."""
+    tally = Tally(5, 3, 2, 1)
+    assert (tally.undecided, tally.reached, tally.impossible, tally.decided) == (2, False, False, False)
