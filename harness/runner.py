@@ -213,13 +213,13 @@ def run_scenario(scenario_path: str | Path, *, results_dir: str | Path = "result
     run_dir = new_run_dir(results_dir, scenario.name if client is None else f"{scenario.name}-{client}")
     if workload_overrides:
         overrides = {**overrides, "workload": {**yaml.safe_load(loaded.text)["workload"], **workload_overrides}}
-    handler = _attach_run_log(run_dir / "run.log")
+    handler = attach_run_log(run_dir / "run.log")
     log.info("open files: about %d needed per process, soft RLIMIT_NOFILE %s", needed, limit)
     try:
         with _sigterm_as_interrupt():
             return _Run(loaded, run_dir, results_dir, overrides, cluster_factory, progress, out).execute()
     finally:
-        _detach_run_log(handler)
+        detach_run_log(handler)
 
 
 class _Run:
@@ -544,9 +544,12 @@ class _sigint_ignored:
             signal.signal(signum, previous)
 
 
-def _attach_run_log(path: Path) -> logging.Handler:
+def attach_run_log(path: Path, *, timestamps: bool = True) -> logging.Handler:
+    """run.log of a run: what the harness (INFO) and the library (WARNING) log. A simulated run
+    writes no host timestamps (`timestamps=False`): they are not part of its replay."""
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(logging.Formatter(("%(asctime)s " if timestamps else "")
+                                           + "%(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO)
     for name in ("harness", "majorityredis"):
         logger = logging.getLogger(name)
@@ -556,7 +559,7 @@ def _attach_run_log(path: Path) -> logging.Handler:
     return handler
 
 
-def _detach_run_log(handler: logging.Handler) -> None:
+def detach_run_log(handler: logging.Handler) -> None:
     for name in ("harness", "majorityredis"):
         logging.getLogger(name).removeHandler(handler)
     handler.close()

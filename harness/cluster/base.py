@@ -81,7 +81,27 @@ class ClockUnsupported(RuntimeError):
     """The cluster cannot fake its nodes' clocks (not started with clock control, or external)."""
 
 
-class ProxiedCluster:
+class ClusterShape:
+    """Nodes and client slots, and the checks of a node name or a client slot given to a primitive
+    (every cluster: LocalCluster, ExternalCluster, the simulator's SimCluster)."""
+
+    node_names: list[str]
+    clients: int
+
+    def _check(self, client: int | None = None, node: str | None = None) -> None:
+        if node is not None and node not in self.node_names:
+            raise ValueError(f"unknown node {node!r}; nodes are {', '.join(self.node_names)}")
+        if client is not None and not 0 <= client < self.clients:
+            raise ValueError(f"unknown client slot {client}; slots are 0..{self.clients - 1}")
+
+    def _client_list(self, clients: list[int] | None) -> list[int]:
+        chosen = list(range(self.clients)) if clients is None else list(clients)
+        for client in chosen:
+            self._check(client=client)
+        return chosen
+
+
+class ProxiedCluster(ClusterShape):
     """Shared part of both clusters: one proxy per (client, node), link cuts, toxics, heal.
 
     Subclasses provide the node processes (`kill`, `restart`, `pause`,
@@ -105,12 +125,6 @@ class ProxiedCluster:
         self._links_lock = threading.Lock()
 
     # -- addresses ------------------------------------------------------------
-    def _check(self, client: int | None = None, node: str | None = None) -> None:
-        if node is not None and node not in self.node_names:
-            raise ValueError(f"unknown node {node!r}; nodes are {', '.join(self.node_names)}")
-        if client is not None and not 0 <= client < self.clients:
-            raise ValueError(f"unknown client slot {client}; slots are 0..{self.clients - 1}")
-
     def _url(self, host: str, port: int) -> str:
         auth = f":{self.password}@" if self.password else ""
         return f"redis://{auth}{host}:{port}/0"
@@ -132,12 +146,6 @@ class ProxiedCluster:
         if self._control is None:
             raise RuntimeError("the cluster is not started")
         return self._control
-
-    def _client_list(self, clients: list[int] | None) -> list[int]:
-        chosen = list(range(self.clients)) if clients is None else list(clients)
-        for client in chosen:
-            self._check(client=client)
-        return chosen
 
     def _create_proxies(self, upstreams: dict[str, str], listen: dict[tuple[int, str], str]) -> None:
         for client in range(self.clients):

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from harness.cluster.base import CUT_MODES, CUT_TOXICS, node_names
+from harness.cluster.base import CUT_MODES, CUT_TOXICS, ClusterShape, node_names
 from harness.sim.network import Toxic
 from harness.sim.runtime import URL_SCHEME, ClientProcess
 from harness.sim.streams import stream
@@ -37,7 +37,7 @@ class ClientCrash(BaseException):
     the workload's error handling must not swallow it)."""
 
 
-class SimCluster:
+class SimCluster(ClusterShape):
     """The Cluster protocol (harness.cluster.base) over a SimWorld; see the module docstring."""
 
     def __init__(self, world: SimWorld, persistence: str = "none") -> None:
@@ -58,12 +58,6 @@ class SimCluster:
 
     def stop(self) -> None:
         """Nothing to stop: no process runs outside this one."""
-
-    def _check(self, client: int | None = None, node: str | None = None) -> None:
-        if node is not None and node not in self.node_names:
-            raise ValueError(f"unknown node {node!r}; nodes are {', '.join(self.node_names)}")
-        if client is not None and not 0 <= client < self.clients:
-            raise ValueError(f"unknown client slot {client}; slots are 0..{self.clients - 1}")
 
     def client_urls(self, client: int) -> list[str]:
         self._check(client=client)
@@ -123,12 +117,6 @@ class SimCluster:
             present.difference_update(doomed)
             for toxic_name in doomed:
                 self.world.link(client, node).remove_toxic(toxic_name)
-
-    def _client_list(self, clients: list[int] | None) -> list[int]:
-        chosen = list(range(self.clients)) if clients is None else list(clients)
-        for client in chosen:
-            self._check(client=client)
-        return chosen
 
     # -- nodes ------------------------------------------------------------------------------
     def kill(self, node: str) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from harness.sim.clocks import SkewableClock
 from harness.sim.kernel import Kernel
 from harness.sim.node import SimRedis
 
@@ -26,44 +27,15 @@ SIM_EPOCH_S = 1_800_000_000.0  # the wall clocks' reading at virtual time 0 (a f
 SERVICE_TIME_S = 10e-6          # a command's time on the node (redis-server does ~100k simple ops/s)
 
 
-class NodeClock:
-    """A node's wall clock: real (virtual) time, plus jumps, at a rate (see the module docstring)."""
+class NodeClock(SkewableClock):
+    """A node's wall clock: the epoch plus virtual time (plus the node's small fixed skew), which
+    the nemesis can jump or re-rate; `ms()` is what the node's keyspace reads."""
 
     def __init__(self, kernel: Kernel, skew_s: float = 0.0) -> None:
-        self._kernel = kernel
-        self._skew = skew_s
-        self.reset()
-
-    def reset(self) -> None:
-        """Back to true time (plus the node's small fixed skew), rate 1."""
-        self._anchor_true = self._kernel.now
-        self._anchor_reading = SIM_EPOCH_S + self._skew + self._kernel.now
-        self.rate = 1.0
-
-    def read(self) -> float:
-        """Seconds since the epoch on this node's clock."""
-        return self._anchor_reading + (self._kernel.now - self._anchor_true) * self.rate
+        super().__init__(kernel, SIM_EPOCH_S + skew_s)
 
     def ms(self) -> int:
         return int(self.read() * 1000)
-
-    def jump(self, offset_s: float) -> None:
-        """Step the clock by `offset_s` (forward or back) from now on."""
-        self._anchor_reading = self.read() + offset_s
-        self._anchor_true = self._kernel.now
-
-    def set_rate(self, rate: float) -> None:
-        """Advance at `rate` from now on, continuing from the current reading."""
-        if not rate > 0:
-            raise ValueError(f"a clock rate must be > 0, not {rate}")
-        self._anchor_reading = self.read()
-        self._anchor_true = self._kernel.now
-        self.rate = rate
-
-    @property
-    def offset_s(self) -> float:
-        """How far this clock is from true time now (for the record)."""
-        return self.read() - (SIM_EPOCH_S + self._skew + self._kernel.now)
 
 
 Reply = Callable[[Any], None]

@@ -36,6 +36,8 @@ from harness.results import build_results, point_latest, summarize, write_json_a
 from harness.runner import (
     FaultTracker,
     RunOutcome,
+    attach_run_log,
+    detach_run_log,
     judge_health,
     new_run_dir,
     print_summary,
@@ -192,7 +194,7 @@ def simulate_run(loaded: LoadedScenario, *, seed: int | None = None, results_dir
     results_dir.mkdir(parents=True, exist_ok=True)
     run_dir = new_run_dir(results_dir, f"{scenario.name}-sim-s{scenario.seed}")
     (run_dir / "scenario.yaml").write_text(scenario_as_run(loaded, _overrides(loaded, scenario)), encoding="utf-8")
-    handler = _run_log(run_dir / "run.log")
+    handler = attach_run_log(run_dir / "run.log", timestamps=False)
     try:
         started_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         run = SimulatedRun(loaded, scenario, run_dir)
@@ -226,9 +228,7 @@ def simulate_run(loaded: LoadedScenario, *, seed: int | None = None, results_dir
             print_summary(results, run_dir, out)
         return RunOutcome(run_dir, results, int(results["exit_code"])), stats
     finally:
-        logging.getLogger("harness").removeHandler(handler)
-        logging.getLogger("majorityredis").removeHandler(handler)
-        handler.close()
+        detach_run_log(handler)
 
 
 def _overrides(loaded: LoadedScenario, scenario: Scenario) -> dict[str, Any]:
@@ -246,17 +246,3 @@ def write_report_logged(run_dir: Path) -> None:
         write_report(run_dir)
     except Exception:  # noqa: BLE001 - a report failure is logged, not fatal
         log.exception("writing the report failed")
-
-
-def _run_log(path: Path) -> logging.Handler:
-    """run.log of the simulated run: what the harness and the library logged (no wall-clock stamps
-    in the history; the log's own stamps are the host's and are not part of the replay)."""
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    handler.setLevel(logging.INFO)
-    for name in ("harness", "majorityredis"):
-        logger = logging.getLogger(name)
-        logger.addHandler(handler)
-        if logger.level == logging.NOTSET or logger.level > logging.INFO:
-            logger.setLevel(logging.INFO if name == "harness" else logging.WARNING)
-    return handler

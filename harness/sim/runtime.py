@@ -28,6 +28,7 @@ from typing import Any
 
 from redis.exceptions import NoScriptError
 
+from harness.sim.clocks import SkewableClock
 from harness.sim.kernel import Gate, SimEvent, SimLock, Task
 from harness.sim.nodes import SIM_EPOCH_S
 from harness.sim.streams import stream
@@ -47,29 +48,23 @@ class ClientProcess:
         self.name = name
         self.gate = Gate()
         self.rng = stream(world.seed, "client", name)
-        self.rate = 1.0
-        self._anchor_true = 0.0
-        self._anchor_reading = CLIENT_CLOCK_ORIGIN_S
+        self.monotonic = SkewableClock(world.kernel, CLIENT_CLOCK_ORIGIN_S)
         self.tasks: list[Task] = []
         self.pause_in_call = False  # pause at the next fan-out call, between requests and replies
 
     # -- clocks -------------------------------------------------------------------------------
     def clock(self) -> float:
-        return self._anchor_reading + (self.kernel.now - self._anchor_true) * self.rate
+        return self.monotonic.read()
 
     def wall_clock(self) -> float:
         return SIM_EPOCH_S + self.clock() - CLIENT_CLOCK_ORIGIN_S
 
     def set_clock_rate(self, rate: float) -> None:
-        if not rate > 0:
-            raise ValueError(f"a clock rate must be > 0, not {rate}")
-        self._anchor_reading = self.clock()
-        self._anchor_true = self.kernel.now
-        self.rate = rate
+        self.monotonic.set_rate(rate)
 
     def to_virtual(self, seconds: float) -> float:
         """Virtual seconds that pass while this client's clock advances `seconds`."""
-        return max(0.0, seconds) / self.rate
+        return max(0.0, seconds) / self.monotonic.rate
 
     # -- tasks -----------------------------------------------------------------------------------
     def spawn(self, target: Callable[[], None], name: str) -> Task:
