@@ -116,7 +116,7 @@ def test_an_interrupted_sweep_writes_the_summary_of_what_finished(tmp_path: Path
 def test_a_worker_without_redis_server_reports_exit_4_for_its_real_time_task(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("PATH", "/nonexistent")
     report = run_seed(SeedTask(str(SCENARIOS / "partition.yaml"), (SCENARIOS / "partition.yaml").read_text(),
-                               seed=1, simulate=False, duration=2))
+                               seed=1, simulate=False, duration=5))
     assert report.exit_code == 4 and report.valid is None and "redis-server" in (report.error or "")
 
 
