@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from majorityredis.admission import is_abstain
+
 KEY_PREFIX = "mr:q:"
 MAX_PRIORITY = 2 ** 53  # scores are doubles: integers beyond this lose their exact order
 
@@ -139,7 +141,8 @@ def merge_candidates(per_node: Iterable[list[Offer]]) -> list[Candidate]:
 
 @dataclass(frozen=True, slots=True)
 class Grant:
-    """One node's answer to GRANT: `status` 1 granted, 0 held by another, -1 completed."""
+    """One node's answer to GRANT: `status` 1 granted, 0 held by another, -1 completed,
+    ABSTAINED (-2) the node is not admitted (lost its data): neither grant nor refusal."""
 
     status: int
     fence: int = 0
@@ -150,7 +153,12 @@ class Grant:
         return self.status == 1
 
 
+ABSTAINED = -2
+
+
 def parse_grant(reply: Any) -> Grant:
+    if is_abstain(reply):
+        return Grant(ABSTAINED)
     if not isinstance(reply, list) or not reply:
         raise ValueError(f"unexpected grant reply {reply!r}")
     status = int(reply[0])

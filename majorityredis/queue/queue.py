@@ -106,6 +106,7 @@ import random
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from majorityredis.admission import check_hold_ttl, max_ttl_ms
 from majorityredis.errors import LockNotOwned, NoQuorum
 from majorityredis.fanout import Replies
 from majorityredis.queue.message import Lease, Message
@@ -190,6 +191,7 @@ class LockingQueue:
         self.mr = mr
         self.name = name
         self.keys = QueueKeys(name)
+        self._max_ttl_ms = max_ttl_ms(mr.max_ttl)
         self.retention = retention
         runtime = mr.runtime
         self.rng = rng if rng is not None else runtime.random()
@@ -233,6 +235,7 @@ class LockingQueue:
         of nodes could not be reached (in the last pass, with a timeout).
         """
         check_ttl(ttl, self.drift_factor, self.drift_ms)
+        check_hold_ttl(ttl, self.mr.max_ttl, f"queue {self.name!r}: get")
         if timeout is not None and timeout < 0:
             raise ValueError(f"timeout must be None or >= 0 seconds, not {timeout}")
         give_up = None if timeout is None else self.mr.clock() + timeout
@@ -263,6 +266,7 @@ class LockingQueue:
         self._check_message(msg)
         ttl = msg.ttl if ttl is None else ttl
         check_ttl(ttl, self.drift_factor, self.drift_ms)
+        check_hold_ttl(ttl, self.mr.max_ttl, f"queue {self.name!r}: extend_lock")
         lease = msg._lease
         if lease.ended:
             return False
@@ -270,7 +274,8 @@ class LockingQueue:
         valid = msg.validity() > 0
         renewed = _renewed_or_taken if valid else _renewed
         keys = (self.keys.items, self.keys.hold(msg.id), self.keys.done(msg.id))
-        replies = self.mr.fanout.call(EXTEND.command(keys, (msg.id, msg._holder, _ms(ttl), "1" if valid else "0")),
+        replies = self.mr.fanout.call(EXTEND.command(keys, (msg.id, msg._holder, _ms(ttl), "1" if valid else "0",
+                                                            self._max_ttl_ms)),
                                       done=self._decided(renewed))
         if self._reached(replies, renewed):
             deadline = hold_deadline(started, ttl, self.drift_factor, self.drift_ms)
@@ -431,7 +436,7 @@ class LockingQueue:
         holder = self.mr.runtime.token_hex(20)
         keys = (*self.keys.per_item(candidate.id), self.keys.fence)
         started = self.mr.clock()
-        replies = self.mr.fanout.call(GRANT.command(keys, (candidate.id, holder, _ms(ttl))),
+        replies = self.mr.fanout.call(GRANT.command(keys, (candidate.id, holder, _ms(ttl), self._max_ttl_ms)),
                                       done=self._grant_decided)
         grants: dict[int, Grant] = {}
         for node, value in replies.ok().items():
