@@ -48,10 +48,11 @@ class RedisNodes:
         """A client to node i for inspecting its state in assertions."""
         return self.clients()[i]
 
-    def bootstrap(self) -> None:
-        """Admit every node as a member of a new cluster (what `MajorityRedis.bootstrap_new_cluster`
-        writes), so tests do not wait one recovery period (majorityredis.admission)."""
-        for i in range(len(self.servers)):
+    def bootstrap(self, *indexes: int) -> None:
+        """Admit nodes `indexes` (default all) as members of a new cluster (what
+        `MajorityRedis.bootstrap_new_cluster` writes), so tests do not wait one recovery
+        period (majorityredis.admission)."""
+        for i in indexes or range(len(self.servers)):
             self.direct(i).execute_command(*bootstrap_command().args)
 
     def close(self) -> None:
