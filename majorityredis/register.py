@@ -5,6 +5,19 @@ Storage (one Redis hash per register key on every node)::
     mr:reg:<key>   c = version counter (decimal integer)
                    w = writer tag (40 decimal digits: 20 for the writer id, 20 for its write number)
                    v = the value (bytes); absent in a *tombstone* (a versioned delete)
+    mr:register-index   a set of every ``mr:reg:<key>`` stored on the node (what a resync copies)
+    mr:register-synced  the node may vote (majorityredis.admission; written by a resync)
+
+Nodes that lost their data. A node restarted empty (or new) lacks
+``mr:register-synced``: its READ and STORE answer ABSTAIN, counted neither
+as agreement nor as refusal, so a quorum never mixes it with a stale node
+(issue 16: a write acknowledged by n1+n2, n2 restarted empty, n1 cut off —
+without this, n2+n3 would answer an older value). The first register call
+that meets such a node starts `Register.resync` in the background (one at a
+time, retried by later calls, progress in the log); ``mr.resync()`` runs it
+explicitly. Linearizable as long as a majority keeps its data at every
+moment; if a majority lost it, the nodes stay out until an operator decides
+(``mr.bootstrap_new_cluster()`` accepts the loss).
 
 A version is ``Version(counter, writer)`` and versions compare as that pair,
 lexicographically. A node only ever stores a version greater than the one it
@@ -71,6 +84,7 @@ CONSISTENCY_MODES = ("linearizable", "fast")
 STORE = Script("register_store", """\
 -- Store a version of a register on this node if it is newer than the stored one.
 -- KEYS[1]: the register hash (fields c = counter, w = writer tag, v = value; no v = tombstone)
+-- KEYS[2]: the set of every register hash stored on this node (what a resync copies)
 -- ARGV[1]: '1' = abstain unless this node is resynchronised, '0' = no check (recovery off, or
 --          the resync itself writing to a node that lost its data)
 -- ARGV[2]: counter (decimal, no leading zeros)   ARGV[3]: writer tag (40 decimal digits)
@@ -90,6 +104,7 @@ if c and w then
     return 0
   end
 end
+redis.call('SADD', KEYS[2], KEYS[1])
 if ARGV[4] == '1' then
   redis.call('HSET', KEYS[1], 'c', ARGV[2], 'w', ARGV[3], 'v', ARGV[5])
 else
@@ -125,6 +140,7 @@ return 1
 """)
 
 RESYNC_TOKEN_KEY = "mr:register-resync"
+INDEX_KEY = "mr:register-index"  # a set: every register hash this node stores
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -305,7 +321,7 @@ class Register:
         Steps: ask every node whether it is resynchronised (waits for all, up to
         the timeout); on each node that is not, record a fresh resync token;
         list every register key held by the resynchronised nodes that answered
-        (SCAN; they must be a quorum — every completed write is on a quorum of
+        (each node's index set; they must be a quorum — every completed write is on a quorum of
         voting nodes, so on one of them); for each key, read the newest version
         from a quorum of voting nodes and store it on the recovering nodes;
         finally mark each recovering node synced — only if its token is still
@@ -378,26 +394,21 @@ class Register:
             self._resyncing = self.mr.runtime.start_thread(run, "majorityredis-register-resync")
 
     def _register_keys(self, nodes: list[int]) -> set[str | bytes]:
-        """Every register key (without the prefix) stored on any of `nodes` (SCAN, node by node)."""
+        """Every register key (without the prefix) in the index of any of `nodes` (SMEMBERS)."""
+        replies = self.mr.fanout.call({node: Command(("SMEMBERS", INDEX_KEY)) for node in nodes})
         keys: set[str | bytes] = set()
         prefix = KEY_PREFIX.encode()
         for node in nodes:
-            cursor: Any = 0
-            while True:
-                reply = self.mr.fanout.call({node: Command(("SCAN", cursor, "MATCH", KEY_PREFIX + "*",
-                                                            "COUNT", 1000))}).values.get(node)
-                if not isinstance(reply, list) or len(reply) != 2:
-                    raise self._no_quorum("resync (key listing)", 0, {node: reply})
-                cursor, names = reply
-                for name in names:
-                    raw = name if isinstance(name, bytes) else str(name).encode()
-                    rest = raw[len(prefix):]
-                    try:
-                        keys.add(rest.decode())
-                    except UnicodeDecodeError:
-                        keys.add(rest)
-                if int(cursor) == 0:
-                    break
+            names = replies.values.get(node)
+            if not isinstance(names, (list, set)):
+                raise self._no_quorum("resync (key listing)", 0, {node: names})
+            for name in names:
+                raw = name if isinstance(name, bytes) else str(name).encode()
+                rest = raw[len(prefix):]
+                try:
+                    keys.add(rest.decode())
+                except UnicodeDecodeError:
+                    keys.add(rest)
         return keys
 
     # -- helpers ----------------------------------------------------------------
@@ -414,7 +425,7 @@ class Register:
         args = [self._check if check else "0", str(version.counter), version.writer, "1" if has_value else "0"]
         if has_value:
             args.append(versioned.value)
-        return STORE.command([storage_key(key)], args)
+        return STORE.command([storage_key(key), INDEX_KEY], args)
 
     def _quorum_answered(self, already: int) -> Callable[[Replies], bool]:
         def decided(replies: Replies) -> bool:

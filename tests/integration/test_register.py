@@ -15,7 +15,7 @@ from majorityredis import MajorityRedis, NoQuorum
 from majorityredis.admission import SYNCED_KEY
 from majorityredis.fanout import Command
 from majorityredis.register import (
-    ABSENT, STORE, Register, Version, Versioned, encode_value, parse_reply, storage_key,
+    ABSENT, INDEX_KEY, STORE, Register, Version, Versioned, encode_value, parse_reply, storage_key,
 )
 
 from tests.support.waiting import wait_until
@@ -145,7 +145,7 @@ def test_fast_mode_versions_come_from_the_injected_wall_clock(redis3):
 
 def store_directly(client: redis.Redis, key: str, counter: int, writer: str, value: bytes | None) -> int:
     args = ["1", str(counter), writer, "0" if value is None else "1"] + ([] if value is None else [value])
-    return client.eval(STORE.source, 1, storage_key(key), *args)
+    return client.eval(STORE.source, 2, storage_key(key), INDEX_KEY, *args)
 
 
 def test_store_never_moves_a_node_backwards(redis3):
