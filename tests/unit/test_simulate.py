@@ -66,7 +66,7 @@ def test_one_seed_makes_a_normal_run_folder_and_exits_like_a_run(tmp_path: Path,
 
 
 def test_a_sweep_of_an_invalid_scenario_keeps_the_failing_seeds_and_passes(tmp_path: Path) -> None:
-    outcome = run_sweep(_load("kill-restart-empty.yaml", duration=10), range(0, 3), results_dir=tmp_path)
+    outcome = run_sweep(_load("kill-restart-empty-unprotected.yaml", duration=10), range(0, 3), results_dir=tmp_path)
     assert outcome.exit_code == 0 and outcome.failing  # expect: invalid, and the anomaly was found
     summary = json.loads((outcome.sweep_dir / "sweep.json").read_text())  # type: ignore[operator]
     assert summary["seeds_run"] == 3 and summary["failing_seeds"] == outcome.failing
