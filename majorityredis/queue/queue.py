@@ -106,7 +106,7 @@ import random
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from majorityredis.admission import check_hold_ttl, max_ttl_ms
+from majorityredis.admission import check_hold_ttl, is_abstain, max_ttl_ms
 from majorityredis.errors import LockNotOwned, NoQuorum
 from majorityredis.fanout import Replies
 from majorityredis.queue.message import Lease, Message
@@ -534,8 +534,10 @@ class LockingQueue:
         return self.mr.tally(agreed, len(replies.values) - agreed).reached
 
     def _for_lack_of_answers(self, replies: Replies, accept: Callable[[Any], bool]) -> bool:
-        """Whether a quorum that did not agree failed for lack of answers, not because of refusals."""
-        refused = sum(1 for v in replies.ok().values() if not accept(v))
+        """Whether a quorum that did not agree failed for lack of answers, not because of refusals.
+
+        An abstention (a node that lost its data, majorityredis.admission) is no answer either."""
+        refused = sum(1 for v in replies.ok().values() if not accept(v) and not is_abstain(v))
         return self.mr.n_servers - refused >= self.mr.quorum
 
     def _no_quorum(self, operation: str, replies: Replies, accept: Callable[[Any], bool],
