@@ -11,7 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from majorityredis.admission import ABSTAIN, check_hold_ttl, is_abstain, max_ttl_ms
-from majorityredis.lock import ABSTAINED, Vote, as_vote, decide_acquire, decide_write_back, slow_path_token
+from majorityredis.lock import (
+    ABSTAINED,
+    Vote,
+    as_vote,
+    decide_acquire,
+    decide_write_back,
+    slow_path_token,
+)
 from majorityredis.queue.plan import ABSTAINED as QUEUE_ABSTAINED
 from majorityredis.queue.plan import parse_grant
 from majorityredis.quorum import quorum_size
