@@ -359,7 +359,7 @@ class Register:
         else:
             log.info("register: resynchronising %s from %d synced node(s)", labels, len(synced))
             keys = self._register_keys(synced)
-            for done, key in enumerate(sorted(keys), 1):
+            for done, key in enumerate(keys, 1):
                 deadline = mr.clock() + mr.timeout
                 seen = self.collect(key, deadline=deadline, operation="resync (read)")
                 newest = max(seen.values(), key=_order)
@@ -393,10 +393,10 @@ class Register:
 
             self._resyncing = self.mr.runtime.start_thread(run, "majorityredis-register-resync")
 
-    def _register_keys(self, nodes: list[int]) -> set[str | bytes]:
-        """Every register key (without the prefix) in the index of any of `nodes` (SMEMBERS)."""
+    def _register_keys(self, nodes: list[int]) -> list[str | bytes]:
+        """Every register key (without the prefix) in the index of any of `nodes` (SMEMBERS), each once."""
         replies = self.mr.fanout.call({node: Command(("SMEMBERS", INDEX_KEY)) for node in nodes})
-        keys: set[str | bytes] = set()
+        keys: dict[str | bytes, None] = {}
         prefix = KEY_PREFIX.encode()
         for node in nodes:
             names = replies.values.get(node)
@@ -406,10 +406,10 @@ class Register:
                 raw = name if isinstance(name, bytes) else str(name).encode()
                 rest = raw[len(prefix):]
                 try:
-                    keys.add(rest.decode())
+                    keys[rest.decode()] = None
                 except UnicodeDecodeError:
-                    keys.add(rest)
-        return keys
+                    keys[rest] = None
+        return list(keys)
 
     # -- helpers ----------------------------------------------------------------
     def _next_tag(self) -> str:
@@ -422,7 +422,7 @@ class Register:
         assert versioned.version is not None
         version = versioned.version
         has_value = versioned.value is not None
-        args = [self._check if check else "0", str(version.counter), version.writer, "1" if has_value else "0"]
+        args: list[Any] = [self._check if check else "0", str(version.counter), version.writer, "1" if has_value else "0"]
         if has_value:
             args.append(versioned.value)
         return STORE.command([storage_key(key), INDEX_KEY], args)
