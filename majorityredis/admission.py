@@ -27,6 +27,10 @@ Register (data): a node without ``mr:register-synced`` abstains from reads and
 writes until a resync copied, from a quorum of voting nodes, the newest
 version of every register key (`majorityredis.register.Register.resync`).
 
+Limit: the markers detect a node that lost *all* its data. A partial loss
+(``appendfsync everysec`` losing its last second) keeps the old marker and
+is not detected: use ``appendfsync always`` or no persistence at all.
+
 ``max_ttl`` of ``0`` in a script call means "recovery off": no check at all
 (`MajorityRedis(recovery=False)`: the delayed-restart rule is the operator's
 again). Every client of a cluster must use the same setting.
