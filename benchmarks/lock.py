@@ -130,6 +130,8 @@ def _contestants(addresses: Sequence[tuple[str, int]],
     made["(5-node fan-out SET NX PX + DEL)"] = (fanout, close_fan)
 
     mr = MajorityRedis([_client(*a) for a in addresses], timeout=1.0)
+    if hasattr(mr, "bootstrap_new_cluster"):  # fresh nodes: admit them (majorityredis.admission)
+        mr.bootstrap_new_cluster()
     lock = mr.lock("bench:majorityredis", ttl=TTL_S)
 
     def majority() -> None:

@@ -299,6 +299,8 @@ class _Run:
             log.info("  %s", action)
         log.info("starting the cluster")
         self.cluster.start()
+        log.info("admitting the new cluster's nodes (bootstrap_new_cluster)")
+        self.workload.bootstrap(self.cluster.direct_urls())
         pids = getattr(self.cluster, "pids", None)
         if callable(pids):
             log.info("cluster processes: %s", pids())

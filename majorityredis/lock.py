@@ -59,21 +59,25 @@ checks this on a model with arbitrary reachability and reply order.
 
 Assumptions (what the tests and the harness rely on):
 
-* **No node comes back with lost data within a TTL** (the delayed-restart
-  rule: a node that crashed without ``appendfsync always`` stays down for at
-  least the longest TTL). Without it, a node restarted empty forgets the
-  lock key and another client can be granted a quorum while the hold is valid.
-* A node restarted empty also loses its counter; the delayed-restart rule
-  does not bring it back. Such a node reports its counter as unknown, so it
+* **A node that lost its data abstains until every hold it may have granted
+  has expired** (majorityredis.admission; enforced by the nodes, no operator
+  rule): the first ACQUIRE/EXTEND/WRITE_BACK that meets a node without the
+  admission marker starts a recovery period of ``max_ttl`` on the node's own
+  clock and abstains (nothing changed, counted neither as grant nor refusal);
+  once it expired the node is admitted and votes again. Holds longer than
+  ``mr.max_ttl`` are refused (ValueError). With ``MajorityRedis(recovery=False)``
+  the old delayed-restart rule is the operator's again.
+* A node restarted empty also loses its counter; admission does not bring
+  it back. Such a node reports its counter as unknown, so it
   never takes part in a fast-path token; the slow path waits for every
   reachable node and takes the highest counter, and counters are spread
   beyond the quorum (write-backs go to all nodes, the fast path heals nodes
   it sees behind, extends raise the counter on every node they reach). So a
   token stays larger than the previous one as long as the acquisition hears
   from at least one node that kept its data and carried the previous token;
-  if every such node is unreachable at that moment, a token can repeat.
-  Persistence (``appendfsync always``) removes the risk; the harness
-  demonstrates what breaks without it.
+  if every such node is unreachable at that moment, a token can repeat
+  (a majority losing its data at once is outside what recovery protects).
+  Persistence (``appendfsync always``) removes the risk.
 * Clocks of clients and servers advance at the same rate within the drift
   (``ttl·drift_factor + drift_ms``); no synchronised wall clock is needed.
 
@@ -90,6 +94,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from majorityredis import arguments
+from majorityredis.admission import TIME_ADMISSION_LUA, check_hold_ttl, is_abstain, max_ttl_ms
 from majorityredis.errors import LockNotAcquired, LockNotOwned, MajorityRedisError, NoQuorum
 from majorityredis.fanout import Command, Replies
 from majorityredis.runtime import ThreadLike
@@ -103,10 +108,15 @@ log = logging.getLogger("majorityredis")
 
 ACQUIRE = Script("lock_acquire", """\
 -- KEYS[1]: lock key, KEYS[2]: fencing counter key
--- ARGV[1]: our random value, ARGV[2]: ttl in ms
+-- ARGV[1]: our random value, ARGV[2]: ttl in ms, ARGV[3]: max_ttl in ms (0: recovery off)
 -- returns {granted (1/0), counter, known (1/0)}: when the lock key was absent it is set to
 -- our value and an existing counter is INCRed; an absent counter (a node restarted empty,
--- or one that never took part) is left absent and reported as {.., 0, 0}: unknown, not 0
+-- or one that never took part) is left absent and reported as {.., 0, 0}: unknown, not 0;
+-- or 'ABSTAIN' (nothing changed) while the node is not admitted (majorityredis.admission)
+""" + TIME_ADMISSION_LUA + """\
+if mr_abstains(ARGV[3]) then
+  return 'ABSTAIN'
+end
 local known = redis.call('EXISTS', KEYS[2])
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   if known == 1 then
@@ -119,9 +129,14 @@ return {0, tonumber(redis.call('GET', KEYS[2]) or '0'), known}
 
 WRITE_BACK = Script("lock_write_back", """\
 -- KEYS[1]: lock key, KEYS[2]: fencing counter key
--- ARGV[1]: our random value, ARGV[2]: token M
+-- ARGV[1]: our random value, ARGV[2]: token M, ARGV[3]: max_ttl in ms (0: recovery off)
 -- raises the counter to at least M (always safe: counters only grow);
--- returns {1 if the lock key still holds our value else 0, counter now}
+-- returns {1 if the lock key still holds our value else 0, counter now},
+-- or 'ABSTAIN' (nothing changed) while the node is not admitted
+""" + TIME_ADMISSION_LUA + """\
+if mr_abstains(ARGV[3]) then
+  return 'ABSTAIN'
+end
 local fence = tonumber(redis.call('GET', KEYS[2]) or '0')
 local token = tonumber(ARGV[2])
 if fence < token then
@@ -137,8 +152,13 @@ return {0, fence}
 EXTEND = Script("lock_extend", """\
 -- KEYS[1]: lock key, KEYS[2]: fencing counter key
 -- ARGV[1]: our random value, ARGV[2]: new ttl in ms, ARGV[3]: our token
+-- ARGV[4]: max_ttl in ms (0: recovery off)
 -- returns 1 (renewed), 2 (the key was absent: re-created, counter raised to our token: healed)
--- or 0 (someone else's value is there)
+-- or 0 (someone else's value is there), or 'ABSTAIN' (nothing changed) while not admitted
+""" + TIME_ADMISSION_LUA + """\
+if mr_abstains(ARGV[4]) then
+  return 'ABSTAIN'
+end
 local current = redis.call('GET', KEYS[1])
 local renewed = 1
 if current == ARGV[1] then
@@ -172,9 +192,23 @@ VALUE_BYTES = 20  # entropy of a hold's random value (hex-encoded on the wire)
 # Pure decisions (no I/O): what a set of node replies means. Property-tested.
 # --------------------------------------------------------------------------------------------
 
-Vote = tuple[bool, int, bool] | None
+class Abstention:
+    """The vote of a node that lost its data and is not admitted yet: neither grant nor refusal."""
+
+    def __repr__(self) -> str:
+        return "ABSTAINED"
+
+
+ABSTAINED = Abstention()
+
+Vote = tuple[bool, int, bool] | Abstention | None
 """One node's answer: (granted or still held, its fencing counter, whether that counter is
-known — False when the node has no counter), or None for an error."""
+known — False when the node has no counter), ABSTAINED for a node that is not admitted
+(majorityredis.admission), or None for an error."""
+
+
+def _grant(vote: Vote) -> bool:
+    return isinstance(vote, tuple) and vote[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,11 +241,13 @@ def decide_acquire(votes: Mapping[int, Vote], n_servers: int, quorum: int, *,
     more replies will come), then write back `slow_path_token(votes)`, so
     that a node that lost its counter cannot pull the token below one that
     the others still carry. Nodes missing from `votes` have not answered.
+    An abstaining node (ABSTAINED) neither grants nor refuses: it is just one
+    node fewer that could grant, and its counter is ignored.
     """
     grants: dict[int, int] = {}
     granted = 0
     for vote in votes.values():
-        if vote is not None and vote[0]:
+        if isinstance(vote, tuple) and vote[0]:
             granted += 1
             if vote[2]:
                 grants[vote[1]] = grants.get(vote[1], 0) + 1
@@ -232,7 +268,7 @@ def slow_path_token(votes: Mapping[int, Vote]) -> int:
     of the last hold itself — and at least 1."""
     token = 1
     for vote in votes.values():
-        if vote is not None and vote[2]:
+        if isinstance(vote, tuple) and vote[2]:
             token = max(token, vote[1] if vote[0] else vote[1] + 1)
     return token
 
@@ -244,7 +280,7 @@ def decide_write_back(votes: Mapping[int, Vote], token: int, n_servers: int,
     Holding our value implies the node granted this attempt, so nodes whose
     ACQUIRE reply was never read count too.
     """
-    ok = sum(1 for vote in votes.values() if vote is not None and vote[0] and vote[1] >= token)
+    ok = sum(1 for vote in votes.values() if isinstance(vote, tuple) and vote[0] and vote[1] >= token)
     if ok >= quorum:
         return AcquireDecision("acquired", token)
     if ok + (n_servers - len(votes)) < quorum:
@@ -255,8 +291,10 @@ def decide_write_back(votes: Mapping[int, Vote], token: int, n_servers: int,
 def as_vote(reply: Any) -> Vote:
     """A raw ACQUIRE ([granted, counter, known]) or WRITE_BACK ([held, counter]) reply as a Vote.
 
-    Errors and odd replies -> None.
+    An abstention -> ABSTAINED. Errors and odd replies -> None.
     """
+    if is_abstain(reply):
+        return ABSTAINED
     if isinstance(reply, list) and len(reply) in (2, 3) and all(isinstance(x, int) for x in reply):
         return (reply[0] == 1, reply[1], len(reply) == 2 or reply[2] == 1)
     return None
@@ -326,6 +364,7 @@ class Lock:
         if drift_factor < 0 or drift_ms < 0:
             raise ValueError(f"drift_factor and drift_ms must be >= 0, not {drift_factor}, {drift_ms}")
         check_ttl(ttl, drift_factor, drift_ms)
+        check_hold_ttl(ttl, mr.max_ttl, f"lock {name!r}:")
         low, high = retry_delay
         if not 0 <= low <= high:
             raise ValueError(f"retry_delay must be (min, max) with 0 <= min <= max, not {retry_delay}")
@@ -345,6 +384,7 @@ class Lock:
         self.last_failure: NoQuorum | None = None
         self.sleep: Callable[[float], None] = runtime.sleep
         self._keys = (name, f"{name}:fence")
+        self._max_ttl_ms = max_ttl_ms(mr.max_ttl)
         self._hold: Hold | None = None
         self._mutex = runtime.rlock()
         self._renewer: ThreadLike | None = None
@@ -444,6 +484,7 @@ class Lock:
         new_ttl = self.ttl if ttl is None else float(ttl)
         _check_ttl_ms(new_ttl)
         check_ttl(new_ttl, self.drift_factor, self.drift_ms)
+        check_hold_ttl(new_ttl, self.mr.max_ttl, f"lock {self.name!r}: extend")
         with self._mutex:
             hold = self._hold
             if hold is None:
@@ -505,7 +546,7 @@ class Lock:
         start = clock()
         ttl_ms = int(ttl * 1000)
         sha_prefix, eval_prefix = self._prefixes[ACQUIRE.name]
-        tail = (value, ttl_ms)
+        tail = (value, ttl_ms, self._max_ttl_ms)
         command = Command(sha_prefix + tail, eval_prefix + tail)
         decision = WAIT
 
@@ -538,7 +579,7 @@ class Lock:
         if token is not None and clock() < expires_at:
             return Attempt(token, expires_at)
         self._undo(value, replies, written)
-        granted = sum(1 for vote in self._votes(replies).values() if vote is not None and vote[0])
+        granted = sum(1 for vote in self._votes(replies).values() if _grant(vote))
         failure = NoQuorum(f"acquire lock {self.name!r}", quorum=quorum, n_servers=n_servers,
                            agreed=granted, errors=self._errors(replies, refusal="held by another client"))
         if token is not None:
@@ -553,7 +594,7 @@ class Lock:
         remaining = hold.expires_at - start
         if hold.lost or remaining <= 0:
             return None
-        tail = (hold.value, int(ttl * 1000), hold.token)
+        tail = (hold.value, int(ttl * 1000), hold.token, self._max_ttl_ms)
         quorum = mr.quorum
 
         def decided(replies: Replies) -> bool:
@@ -583,7 +624,7 @@ class Lock:
     # -- internals ---------------------------------------------------------------------------
     def _write_back(self, value: bytes, token: int, timeout: float) -> Replies:
         mr = self.mr
-        tail = (value, token)
+        tail = (value, token, self._max_ttl_ms)
 
         def decided(replies: Replies) -> bool:
             return decide_write_back(self._votes(replies), token, mr.n_servers, mr.quorum) is not WAIT
@@ -600,9 +641,9 @@ class Lock:
         and counters that live on more nodes survive the loss of one node.
         """
         behind = [node for node, vote in self._votes(replies).items()
-                  if vote is not None and (vote[1] < token or not vote[2])]
+                  if isinstance(vote, tuple) and (vote[1] < token or not vote[2])]
         if behind:
-            command = self._eval_command(WRITE_BACK, (value, token))
+            command = self._eval_command(WRITE_BACK, (value, token, self._max_ttl_ms))
             self.mr.fanout.call({node: command for node in behind}, done=lambda _r: True,
                                 n_servers=self.mr.n_servers)
 
@@ -688,14 +729,15 @@ class Lock:
                 errors[self.mr.node_label(node)] = "no reply (too late, or not needed for the decision)"
             elif isinstance(v, BaseException):
                 errors[self.mr.node_label(node)] = v
-            elif (vote := as_vote(v)) is not None and not vote[0]:
+            elif (vote := as_vote(v)) is ABSTAINED:
+                errors[self.mr.node_label(node)] = "abstained: lost its data, not admitted yet (recovering)"
+            elif isinstance(vote, tuple) and not vote[0]:
                 errors[self.mr.node_label(node)] = refusal
         return errors
 
 
 def _granted(reply: Any) -> bool:
-    vote = as_vote(reply)
-    return vote is not None and vote[0]
+    return _grant(as_vote(reply))
 
 
 def _renewed(reply: Any) -> bool:

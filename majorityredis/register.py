@@ -5,6 +5,19 @@ Storage (one Redis hash per register key on every node)::
     mr:reg:<key>   c = version counter (decimal integer)
                    w = writer tag (40 decimal digits: 20 for the writer id, 20 for its write number)
                    v = the value (bytes); absent in a *tombstone* (a versioned delete)
+    mr:register-index   a set of every ``mr:reg:<key>`` stored on the node (what a resync copies)
+    mr:register-synced  the node may vote (majorityredis.admission; written by a resync)
+
+Nodes that lost their data. A node restarted empty (or new) lacks
+``mr:register-synced``: its READ and STORE answer ABSTAIN, counted neither
+as agreement nor as refusal, so a quorum never mixes it with a stale node
+(issue 16: a write acknowledged by n1+n2, n2 restarted empty, n1 cut off —
+without this, n2+n3 would answer an older value). The first register call
+that meets such a node starts `Register.resync` in the background (one at a
+time, retried by later calls, progress in the log); ``mr.resync()`` runs it
+explicitly. Linearizable as long as a majority keeps its data at every
+moment; if a majority lost it, the nodes stay out until an operator decides
+(``mr.bootstrap_new_cluster()`` accepts the loss).
 
 A version is ``Version(counter, writer)`` and versions compare as that pair,
 lexicographically. A node only ever stores a version greater than the one it
@@ -50,14 +63,18 @@ register key costs one small hash per node after its delete).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from majorityredis import arguments
+from majorityredis.admission import SYNC_ADMISSION_LUA, SYNCED_KEY, is_abstain
 from majorityredis.errors import NoQuorum
 from majorityredis.fanout import Command, Replies
 from majorityredis.scripts import Script
+
+log = logging.getLogger("majorityredis")
 
 if TYPE_CHECKING:
     from majorityredis.client import MajorityRedis
@@ -68,26 +85,63 @@ CONSISTENCY_MODES = ("linearizable", "fast")
 STORE = Script("register_store", """\
 -- Store a version of a register on this node if it is newer than the stored one.
 -- KEYS[1]: the register hash (fields c = counter, w = writer tag, v = value; no v = tombstone)
--- ARGV[1]: counter (decimal, no leading zeros)   ARGV[2]: writer tag (40 decimal digits)
--- ARGV[3]: '1' = store ARGV[4] as the value, '0' = store a tombstone
--- Returns 1 if stored, 0 if the node already holds an equal or newer version (unchanged).
+-- KEYS[2]: the set of every register hash stored on this node (what a resync copies)
+-- ARGV[1]: '1' = abstain unless this node is resynchronised, '0' = no check (recovery off, or
+--          the resync itself writing to a node that lost its data)
+-- ARGV[2]: counter (decimal, no leading zeros)   ARGV[3]: writer tag (40 decimal digits)
+-- ARGV[4]: '1' = store ARGV[5] as the value, '0' = store a tombstone
+-- Returns 1 if stored, 0 if the node already holds an equal or newer version (unchanged),
+-- 'ABSTAIN' (unchanged) when the node is not resynchronised (majorityredis.admission).
+""" + SYNC_ADMISSION_LUA + """\
+if mr_abstains(ARGV[1]) then
+  return 'ABSTAIN'
+end
 local stored = redis.call('HMGET', KEYS[1], 'c', 'w')
 local c, w = stored[1], stored[2]
 if c and w then
   -- counters are compared as decimal strings: wall-clock counters exceed Lua's 2^53 precision
-  local nc, nw = ARGV[1], ARGV[2]
+  local nc, nw = ARGV[2], ARGV[3]
   if #nc < #c or (#nc == #c and (nc < c or (nc == c and nw <= w))) then
     return 0
   end
 end
-if ARGV[3] == '1' then
-  redis.call('HSET', KEYS[1], 'c', ARGV[1], 'w', ARGV[2], 'v', ARGV[4])
+redis.call('SADD', KEYS[2], KEYS[1])
+if ARGV[4] == '1' then
+  redis.call('HSET', KEYS[1], 'c', ARGV[2], 'w', ARGV[3], 'v', ARGV[5])
 else
-  redis.call('HSET', KEYS[1], 'c', ARGV[1], 'w', ARGV[2])
+  redis.call('HSET', KEYS[1], 'c', ARGV[2], 'w', ARGV[3])
   redis.call('HDEL', KEYS[1], 'v')
 end
 return 1
 """)
+
+READ = Script("register_read", """\
+-- Read a register's version (and value) on this node.
+-- KEYS[1]: the register hash   ARGV[1]: '1' = abstain unless resynchronised, '0' = no check
+-- ARGV[2..]: the fields to read ('c', 'w' and optionally 'v')
+-- Returns the HMGET reply, or 'ABSTAIN' when the node is not resynchronised.
+""" + SYNC_ADMISSION_LUA + """\
+if mr_abstains(ARGV[1]) then
+  return 'ABSTAIN'
+end
+return redis.call('HMGET', KEYS[1], unpack(ARGV, 2))
+""")
+
+RESYNC_FINISH = Script("register_resync_finish", """\
+-- Mark this node resynchronised, unless it lost its data again since the resync began.
+-- KEYS[1]: the resync token key (set when the resync began)   KEYS[2]: the synced marker
+-- ARGV[1]: this resync's token
+-- Returns 1 marked, 0 the token is gone or another resync's (restarted meanwhile: not marked).
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
+end
+redis.call('SET', KEYS[2], '1')
+redis.call('DEL', KEYS[1])
+return 1
+""")
+
+RESYNC_TOKEN_KEY = "mr:register-resync"
+INDEX_KEY = "mr:register-index"  # a set: every register hash this node stores
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -169,6 +223,9 @@ class Register:
         self.wall_clock = wall_clock or (lambda: int(mr.runtime.wall_clock() * 1e9))
         self._writes = 0
         self._writes_lock = mr.runtime.lock()
+        self._check = "1" if mr.recovery else "0"
+        self._resyncing: Any = None  # the background resync thread, while one runs
+        self._resync_active = 0  # resyncs running (their own reads must not start another)
 
     # -- public -----------------------------------------------------------------
     def set(self, key: str | bytes, value: bytes | str | int | float) -> None:
@@ -224,11 +281,14 @@ class Register:
                 with_value: bool = True) -> dict[int, Versioned]:
         """What a quorum of nodes holds for `key` (node -> Versioned); NoQuorum if fewer answer."""
         fields = ("c", "w", "v") if with_value else ("c", "w")
-        replies = self.mr.fanout.call(Command(("HMGET", storage_key(key), *fields)),
+        replies = self.mr.fanout.call(READ.command([storage_key(key)], [self._check, *fields]),
                                       done=self._quorum_answered(0), timeout=self._left(deadline))
         seen: dict[int, Versioned] = {}
         failed: dict[int, Any] = replies.errors()
         for node, reply in replies.ok().items():
+            if is_abstain(reply):
+                failed[node] = ABSTAINED_ERROR
+                continue
             try:
                 seen[node] = parse_reply(reply)
             except (ValueError, UnicodeDecodeError) as error:
@@ -246,14 +306,113 @@ class Register:
         command = self._store_command(key, versioned)
         replies = self.mr.fanout.call({node: command for node in nodes}, done=self._quorum_answered(already),
                                       timeout=self._left(deadline))
-        acked = already + len(replies.ok())
+        acked = already + sum(1 for reply in replies.ok().values() if not is_abstain(reply))
         if acked < self.mr.quorum:
-            raise self._no_quorum(operation, acked, replies.errors())
+            failed: dict[int, Any] = {node: ABSTAINED_ERROR for node, reply in replies.ok().items()
+                                      if is_abstain(reply)}
+            raise self._no_quorum(operation, acked, {**replies.errors(), **failed})
 
     def repair_later(self, key: str | bytes, versioned: Versioned, nodes: list[int]) -> None:
         """Send `versioned` to `nodes` without waiting for their answers (fast mode's repair)."""
         command = self._store_command(key, versioned)
         self.mr.fanout.call({node: command for node in nodes}, done=lambda _replies: True)
+
+    # -- recovery of nodes that lost their data (majorityredis.admission) -----------------
+    def resync(self) -> list[str]:
+        """Copy the register onto every reachable node that lost its data, then let it vote again.
+
+        Steps: ask every node whether it is resynchronised (waits for all, up to
+        the timeout); on each node that is not, record a fresh resync token;
+        list every register key held by the resynchronised nodes that answered
+        (each node's index set; they must be a quorum — every completed write is on a quorum of
+        voting nodes, so on one of them); for each key, read the newest version
+        from a quorum of voting nodes and store it on the recovering nodes;
+        finally mark each recovering node synced — only if its token is still
+        there (a node that restarted empty again meanwhile stays out).
+        A write that completes during the resync is on a quorum of voting nodes
+        already, so the recovering node may miss it without harm.
+
+        When *every* node of the cluster answers and none is synced, the
+        cluster is new (or lost all its data): they are all marked synced.
+        Returns the labels of the nodes marked; NoQuorum when fewer than a
+        quorum of synced nodes answered. Progress goes to the log.
+        """
+        self._resync_active += 1
+        try:
+            return self._resync()
+        finally:
+            self._resync_active -= 1
+
+    def _resync(self) -> list[str]:
+        mr = self.mr
+        replies = mr.fanout.call(Command(("EXISTS", SYNCED_KEY)), n_servers=mr.n_servers)
+        status = {node: reply for node, reply in replies.ok().items() if reply in (0, 1)}
+        behind = sorted(node for node, reply in status.items() if reply == 0)
+        if not behind:
+            return []
+        synced = sorted(node for node, reply in status.items() if reply == 1)
+        token = mr.runtime.token_hex(16)
+        mr.fanout.call({node: Command(("SET", RESYNC_TOKEN_KEY, token)) for node in behind})
+        labels = ", ".join(mr.node_label(n) for n in behind)
+        if not synced and len(behind) == mr.n_servers:
+            log.warning("register: no node is resynchronised and all %d answered: a new cluster (or all "
+                        "data lost); marking %s synced", mr.n_servers, labels)
+        elif len(synced) < mr.quorum:
+            raise self._no_quorum("resync (synced nodes to copy from)", len(synced), replies.errors())
+        else:
+            log.info("register: resynchronising %s from %d synced node(s)", labels, len(synced))
+            keys = self._register_keys(synced)
+            for done, key in enumerate(keys, 1):
+                deadline = mr.clock() + mr.timeout
+                seen = self.collect(key, deadline=deadline, operation="resync (read)")
+                newest = max(seen.values(), key=_order)
+                if newest.version is not None:
+                    command = self._store_command(key, newest, check=False)
+                    stored = mr.fanout.call({node: command for node in behind}, timeout=self._left(deadline))
+                    behind = [node for node in behind if stored.values.get(node) in (0, 1)]
+                    if not behind:
+                        raise self._no_quorum("resync (copy)", 0, stored.errors())
+                if done % 1000 == 0:
+                    log.info("register: resync copied %d of %d key(s)", done, len(keys))
+        finished = mr.fanout.call({node: RESYNC_FINISH.command([RESYNC_TOKEN_KEY, SYNCED_KEY], [token])
+                                   for node in behind})
+        marked = [node for node in behind if finished.values.get(node) == 1]
+        if marked:
+            log.info("register: %s resynchronised: voting again", ", ".join(mr.node_label(n) for n in marked))
+        return [mr.node_label(node) for node in marked]
+
+    def resync_in_background(self) -> None:
+        """Start `resync` in a background thread unless one runs (register calls that meet an
+        abstaining node do this; errors are logged, the next such call tries again)."""
+        with self._writes_lock:
+            if self._resyncing is not None and self._resyncing.is_alive():
+                return
+
+            def run() -> None:
+                try:
+                    self.resync()
+                except Exception as error:  # noqa: BLE001 - a background task: log, retry later
+                    log.warning("register: background resync failed (%s); retried by a later call", error)
+
+            self._resyncing = self.mr.runtime.start_thread(run, "majorityredis-register-resync")
+
+    def _register_keys(self, nodes: list[int]) -> list[str | bytes]:
+        """Every register key (without the prefix) in the index of any of `nodes` (SMEMBERS), each once."""
+        replies = self.mr.fanout.call({node: Command(("SMEMBERS", INDEX_KEY)) for node in nodes})
+        keys: dict[str | bytes, None] = {}
+        prefix = KEY_PREFIX.encode()
+        for node in nodes:
+            names = replies.values.get(node)
+            if not isinstance(names, (list, set)):
+                raise self._no_quorum("resync (key listing)", 0, {node: names})
+            for name in names:
+                raw = name if isinstance(name, bytes) else str(name).encode()
+                rest = raw[len(prefix):]
+                try:
+                    keys[rest.decode()] = None
+                except UnicodeDecodeError:
+                    keys[rest] = None
+        return list(keys)
 
     # -- helpers ----------------------------------------------------------------
     def _next_tag(self) -> str:
@@ -262,17 +421,22 @@ class Register:
             number = self._writes
         return f"{self.writer_id:020d}{number:020d}"
 
-    def _store_command(self, key: str | bytes, versioned: Versioned) -> Command:
+    def _store_command(self, key: str | bytes, versioned: Versioned, check: bool = True) -> Command:
         assert versioned.version is not None
         version, value = versioned.version, versioned.value
-        args: list[str | bytes] = [str(version.counter), version.writer, "0" if value is None else "1"]
+        args: list[str | bytes] = [self._check if check else "0", str(version.counter), version.writer,
+                                   "0" if value is None else "1"]
         if value is not None:
             args.append(value)
-        return STORE.command([storage_key(key)], args)
+        return STORE.command([storage_key(key), INDEX_KEY], args)
 
     def _quorum_answered(self, already: int) -> Callable[[Replies], bool]:
         def decided(replies: Replies) -> bool:
-            refused = len(replies.errors())
+            # an abstaining node can never agree: for the decision it is as good as a refusal
+            refused = sum(1 for v in replies.values.values() if isinstance(v, BaseException) or is_abstain(v))
+            if refused and self.mr.recovery and not self._resync_active \
+                    and any(is_abstain(v) for v in replies.values.values()):
+                self.resync_in_background()
             return self.mr.tally(already + len(replies.values) - refused, refused).decided
         return decided
 
@@ -282,6 +446,9 @@ class Register:
     def _no_quorum(self, operation: str, agreed: int, failed: Mapping[int, Any]) -> NoQuorum:
         return NoQuorum(operation, quorum=self.mr.quorum, n_servers=self.mr.n_servers, agreed=agreed,
                         errors={self.mr.node_label(node): error for node, error in sorted(failed.items())})
+
+
+ABSTAINED_ERROR = "abstained: lost its data, not resynchronised yet (see Register.resync)"
 
 
 def _order(versioned: Versioned) -> tuple[int, Version]:

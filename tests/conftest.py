@@ -18,6 +18,7 @@ from redis.retry import Retry
 
 from harness.cluster.processes import RedisServer, TlsFiles, ToxiproxyServer
 from harness.cluster.toxiproxy import ProxyAddress, ToxiproxyControl
+from majorityredis.admission import bootstrap_command
 
 
 @dataclass
@@ -47,6 +48,13 @@ class RedisNodes:
         """A client to node i for inspecting its state in assertions."""
         return self.clients()[i]
 
+    def bootstrap(self, *indexes: int) -> None:
+        """Admit nodes `indexes` (default all) as members of a new cluster (what
+        `MajorityRedis.bootstrap_new_cluster` writes), so tests do not wait one recovery
+        period (majorityredis.admission)."""
+        for i in indexes or range(len(self.servers)):
+            self.direct(i).execute_command(*bootstrap_command().args)
+
     def close(self) -> None:
         for client in self._clients:
             client.close()
@@ -55,7 +63,7 @@ class RedisNodes:
 
 
 def start_nodes(n: int, base: Path, *, password: str | None = None,
-                persistence: str = "none", tls: TlsFiles | None = None) -> RedisNodes:
+                persistence: str = "none", tls: TlsFiles | None = None, bootstrap: bool = True) -> RedisNodes:
     servers = [RedisServer(f"n{i + 1}", base / f"n{i + 1}", password=password, persistence=persistence,
                            tls=tls)
                for i in range(n)]
@@ -63,6 +71,8 @@ def start_nodes(n: int, base: Path, *, password: str | None = None,
     try:
         for server in servers:
             server.start()
+        if bootstrap:
+            nodes.bootstrap()
     except BaseException:
         nodes.close()
         raise
@@ -71,13 +81,16 @@ def start_nodes(n: int, base: Path, *, password: str | None = None,
 
 @pytest.fixture
 def redis_nodes(tmp_path: Path) -> Iterator:
-    """Factory: `redis_nodes(n, password=None, persistence="none", tls=None) -> RedisNodes`."""
+    """Factory: `redis_nodes(n, password=None, persistence="none", tls=None, bootstrap=True) -> RedisNodes`.
+
+    `bootstrap` admits the fresh nodes at once (majorityredis.admission); False leaves them
+    as a brand-new cluster that has to wait one recovery period or be bootstrapped."""
     started: list[RedisNodes] = []
 
     def make(n: int, *, password: str | None = None, persistence: str = "none",
-             tls: TlsFiles | None = None) -> RedisNodes:
+             tls: TlsFiles | None = None, bootstrap: bool = True) -> RedisNodes:
         nodes = start_nodes(n, tmp_path / f"cluster{len(started)}", password=password,
-                            persistence=persistence, tls=tls)
+                            persistence=persistence, tls=tls, bootstrap=bootstrap)
         started.append(nodes)
         return nodes
 

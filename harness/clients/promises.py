@@ -8,7 +8,9 @@ shows it beside what the client did).
   * a client paused beyond its ttl on an *unfenced* resource: its lease ran out while it
     slept, and no lock can stop it from working afterwards (only fencing can);
   * a node kill with an empty restart: a majority lock without delayed restarts forgets
-    its holds (Redlock asks for persistence or a delayed restart);
+    its holds (Redlock asks for persistence or a delayed restart) — except ours with its
+    recovery on (`recovery: true`, the default): a node that lost its data abstains
+    until a hold could have expired (majorityredis.admission);
   * a single-node lock under any node kill: its one node *is* the lock;
   * node clocks that jump or run fast (`clock-jump`, `clock-rate`): every lock here —
     Redlock and ours alike — assumes node clocks advance at about the same rate
@@ -56,7 +58,8 @@ def promise(spec: ClientSpec, scenario: Any) -> Promise:
         return Promise("no promise", "a client paused beyond its ttl works after its lease ran out; "
                                      "only a fenced resource can refuse it")
     kills = [params for kind, params in fault_entries(scenario) if kind == "kill"]
-    if any(getattr(params, "empty", False) for params in kills):
+    protected = spec.name == "majorityredis" and getattr(workload, "recovery", False)
+    if any(getattr(params, "empty", False) for params in kills) and not protected:
         return Promise("no promise", "nodes restart empty: without persistence or a delayed restart "
                                      "a majority lock forgets its holds")
     if kills and spec.scope == "single-node":

@@ -116,6 +116,7 @@ class SimulatedRun:
         nemesis = Nemesis(self.cluster, schedule, record=self.faults.record, clock=lambda: kernel.now)
         for action in schedule:
             kernel.call_at(action.at, partial(nemesis.perform, action))
+        self._bootstrap()
         for slot in range(s.clients):
             self._start_worker(slot)
         kernel.run(until=s.duration)
@@ -166,6 +167,22 @@ class SimulatedRun:
         except Exception as error:  # noqa: BLE001 - reported like the real runner's worker errors
             log.exception("client %d stopped with an error", ctx.slot)
             self.errors.append(f"client {ctx.slot}: {type(error).__name__}: {error}")
+
+    def _bootstrap(self) -> None:
+        """Admit the new cluster's nodes before any client runs (the harness is the operator who
+        knows the cluster is new), as the real runner does; at virtual time ~0."""
+        process = self.cluster.process(DIRECT)
+        runtime = process.runtime()
+
+        def bootstrap() -> None:
+            try:
+                self.workload.bootstrap(self.cluster.direct_urls(), runtime)
+            except Exception as error:  # noqa: BLE001 - reported like the workers' errors
+                log.exception("bootstrapping the cluster failed")
+                self.errors.append(f"bootstrap: {type(error).__name__}: {error}")
+
+        if self._run_until_done([process.spawn(bootstrap, "bootstrap")], self.kernel.now + STEP_S * 10):
+            self.errors.append("bootstrap: did not finish")
 
     def _final_phase(self) -> Task:
         s = self.scenario

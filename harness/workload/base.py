@@ -45,6 +45,17 @@ class WorkloadParams(BaseModel):
         type: str
 
     socket_timeout: float = Field(0.5, gt=0, description="socket timeout of every Redis connection (s)")
+    recovery: bool = Field(True, description="the library's protection against nodes that lost their data "
+                                             "(MajorityRedis(recovery=...)); false shows what breaks without it")
+    max_ttl: float | None = Field(None, gt=0, description="MajorityRedis(max_ttl=...): the recovery period and "
+                                                          "longest hold ttl (s); default the library's")
+
+    def library_options(self) -> dict[str, Any]:
+        """The MajorityRedis keywords these parameters set (recovery, max_ttl)."""
+        options: dict[str, Any] = {"recovery": self.recovery}
+        if self.max_ttl is not None:
+            options["max_ttl"] = self.max_ttl
+        return options
 
 
 def hold_ttl(ttl: float) -> float:
@@ -165,7 +176,20 @@ class Workload(ABC):
         """A MajorityRedis over `urls` with this workload's options (one per worker)."""
         from majorityredis import MajorityRedis
 
-        return MajorityRedis.from_urls(urls, socket_timeout=self.params.socket_timeout, runtime=runtime)
+        return MajorityRedis.from_urls(urls, socket_timeout=self.params.socket_timeout, runtime=runtime,
+                                       **self.params.library_options())
+
+    def bootstrap(self, urls: list[str], runtime: Runtime = REAL) -> None:
+        """Admit the nodes of the brand-new cluster the run just started (once, before any client):
+        the harness is the operator who knows the cluster is new (MajorityRedis.bootstrap_new_cluster).
+        Nothing to do when the workload runs with recovery off."""
+        if not self.params.recovery:
+            return
+        mr = self.connect(urls, runtime)
+        try:
+            mr.bootstrap_new_cluster()
+        finally:
+            mr.close()
 
     @abstractmethod
     def run_client(self, ctx: ClientContext) -> None:

@@ -97,7 +97,8 @@ class RegisterWorkload(Workload):
         from majorityredis import MajorityRedis
 
         return MajorityRedis.from_urls(urls, socket_timeout=self.params.socket_timeout,
-                                       consistency=self.params.consistency, runtime=runtime)
+                                       consistency=self.params.consistency, runtime=runtime,
+                                       **self.params.library_options())
 
     def run_client(self, ctx: ClientContext) -> None:
         generator = RegisterGenerator(self.params, ctx.rng, slot=ctx.slot, clients=ctx.clients)

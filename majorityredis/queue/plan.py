@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from majorityredis.admission import is_abstain
+
 KEY_PREFIX = "mr:q:"
 MAX_PRIORITY = 2 ** 53  # scores are doubles: integers beyond this lose their exact order
 
@@ -143,7 +145,8 @@ TOO_BIG = -2  # GRANT's status for an item larger than the caller's max_item_siz
 @dataclass(frozen=True, slots=True)
 class Grant:
     """One node's answer to GRANT: `status` 1 granted, 0 held by another, -1 completed,
-    TOO_BIG: not granted, the payload (`size` bytes) is larger than the caller can fetch."""
+    TOO_BIG: not granted, the payload (`size` bytes) is larger than the caller can fetch;
+    ABSTAINED: the node is not admitted (lost its data): neither grant nor refusal."""
 
     status: int
     fence: int = 0
@@ -155,7 +158,12 @@ class Grant:
         return self.status == 1
 
 
+ABSTAINED = -3  # not a script status: the node answered 'ABSTAIN' (majorityredis.admission)
+
+
 def parse_grant(reply: Any) -> Grant:
+    if is_abstain(reply):
+        return Grant(ABSTAINED)
     if not isinstance(reply, list) or not reply:
         raise ValueError(f"unexpected grant reply {reply!r}")
     status = int(reply[0])

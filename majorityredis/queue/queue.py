@@ -108,6 +108,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from majorityredis import arguments
+from majorityredis.admission import check_hold_ttl, is_abstain, max_ttl_ms
 from majorityredis.errors import LockNotOwned, NoQuorum
 from majorityredis.fanout import Replies
 from majorityredis.queue.message import Lease, Message
@@ -196,6 +197,7 @@ class LockingQueue:
         self.mr = mr
         self.name = name
         self.keys = QueueKeys(name)
+        self._max_ttl_ms = max_ttl_ms(mr.max_ttl)
         self.retention = retention
         runtime = mr.runtime
         self.rng = rng if rng is not None else runtime.random()
@@ -243,6 +245,7 @@ class LockingQueue:
         """
         arguments.check_finite(ttl=ttl, timeout=timeout)
         check_ttl(ttl, self.drift_factor, self.drift_ms)
+        check_hold_ttl(ttl, self.mr.max_ttl, f"queue {self.name!r}: get")
         if timeout is not None and timeout < 0:
             raise ValueError(f"timeout must be None or >= 0 seconds, not {timeout}")
         give_up = None if timeout is None else self.mr.clock() + timeout
@@ -275,6 +278,7 @@ class LockingQueue:
         ttl = msg.ttl if ttl is None else ttl
         arguments.check_finite(ttl=ttl)
         check_ttl(ttl, self.drift_factor, self.drift_ms)
+        check_hold_ttl(ttl, self.mr.max_ttl, f"queue {self.name!r}: extend_lock")
         lease = msg._lease
         if lease.ended:
             return False
@@ -282,7 +286,8 @@ class LockingQueue:
         valid = msg.validity() > 0
         renewed = _renewed_or_taken if valid else _renewed
         keys = (self.keys.items, self.keys.hold(msg.id), self.keys.done(msg.id))
-        replies = self.mr.fanout.call(EXTEND.command(keys, (msg.id, msg._holder, _ms(ttl), "1" if valid else "0")),
+        replies = self.mr.fanout.call(EXTEND.command(keys, (msg.id, msg._holder, _ms(ttl), "1" if valid else "0",
+                                                            self._max_ttl_ms)),
                                       done=self._decided(renewed))
         # lapsed during the call: a take may have come after another consumer held the item, so only
         # renewals count — and a quorum missed is a loss (the takes left our hold behind), not NoQuorum
@@ -448,7 +453,8 @@ class LockingQueue:
         holder = self.mr.runtime.token_hex(20)
         keys = (*self.keys.per_item(candidate.id), self.keys.fence)
         started = self.mr.clock()
-        replies = self.mr.fanout.call(GRANT.command(keys, (candidate.id, holder, _ms(ttl), self.max_item_size)),
+        replies = self.mr.fanout.call(GRANT.command(keys, (candidate.id, holder, _ms(ttl), self.max_item_size,
+                                                           self._max_ttl_ms)),
                                       done=self._grant_decided)
         grants: dict[int, Grant] = {}
         for node, value in replies.ok().items():
@@ -552,8 +558,10 @@ class LockingQueue:
         return self.mr.tally(agreed, len(replies.values) - agreed).reached
 
     def _for_lack_of_answers(self, replies: Replies, accept: Callable[[Any], bool]) -> bool:
-        """Whether a quorum that did not agree failed for lack of answers, not because of refusals."""
-        refused = sum(1 for v in replies.ok().values() if not accept(v))
+        """Whether a quorum that did not agree failed for lack of answers, not because of refusals.
+
+        An abstention (a node that lost its data, majorityredis.admission) is no answer either."""
+        refused = sum(1 for v in replies.ok().values() if not accept(v) and not is_abstain(v))
         return self.mr.n_servers - refused >= self.mr.quorum
 
     def _no_quorum(self, operation: str, replies: Replies, accept: Callable[[Any], bool],

@@ -17,6 +17,7 @@ script declares all its keys.
 
 from __future__ import annotations
 
+from majorityredis.admission import TIME_ADMISSION_LUA
 from majorityredis.scripts import Script
 
 PUT = Script("queue_put", """\
@@ -82,9 +83,15 @@ GRANT = Script("queue_grant", """\
 -- KEYS[5]: fence counter
 -- ARGV[1]: item id   ARGV[2]: the holder's random value   ARGV[3]: hold ttl in ms
 -- ARGV[4]: the largest payload (bytes) the caller can fetch in time; 0 = no limit
+-- ARGV[5]: max_ttl in ms (0: recovery off)
 -- Returns {1, fence, payload} granted, {1, fence} granted but this node lacks the item (the
 -- caller heals it), {0} held by someone else, {-1} completed here (stale copies are removed),
--- {-2, size} not granted: the payload is larger than ARGV[4] (the caller skips the item).
+-- {-2, size} not granted: the payload is larger than ARGV[4] (the caller skips the item),
+-- 'ABSTAIN' (nothing changed) while the node is not admitted (majorityredis.admission).
+""" + TIME_ADMISSION_LUA + """\
+if mr_abstains(ARGV[5]) then
+  return 'ABSTAIN'
+end
 if redis.call('EXISTS', KEYS[4]) == 1 then
   redis.call('HDEL', KEYS[1], ARGV[1])
   redis.call('ZREM', KEYS[2], ARGV[1])
@@ -146,10 +153,15 @@ EXTEND = Script("queue_extend", """\
 -- KEYS[1]: items hash   KEYS[2]: hold key of the id   KEYS[3]: done marker
 -- ARGV[1]: item id   ARGV[2]: holder value   ARGV[3]: new ttl in ms
 -- ARGV[4]: '1' when the caller's hold is still valid (on a quorum): take the hold here too if nobody holds it
+-- ARGV[5]: max_ttl in ms (0: recovery off); 'ABSTAIN' (nothing changed) while the node is not admitted
 -- Returns 1 renewed, 2 renewed but the item is missing here (heal it), 4 taken here (ARGV[4] = '1',
 -- nobody held it: the get's grant never reached this node, or it lost it), 5 taken here but the
 -- item is missing (heal it), 3 no hold here (nothing changed; heal it if the hold is kept
 -- elsewhere), 0 held by someone else, -1 no hold and the item is completed here.
+""" + TIME_ADMISSION_LUA + """\
+if mr_abstains(ARGV[5]) then
+  return 'ABSTAIN'
+end
 local holder = redis.call('GET', KEYS[2])
 if holder == ARGV[2] then
   redis.call('PEXPIRE', KEYS[2], ARGV[3])

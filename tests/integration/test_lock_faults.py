@@ -129,7 +129,9 @@ def test_majority_lost_while_held_extend_returns_false_and_release_raises_no_quo
             _ = lock.token                    # the object holds nothing after release, whatever happened
 
         redis3.servers[1].start()
+        redis3.bootstrap(1)  # as after its recovery period (majorityredis.admission)
         redis3.servers[2].start()
+        redis3.bootstrap(2)  # as after its recovery period (majorityredis.admission)
         other = mr.lock("M", ttl=5.0)
         assert other.acquire(timeout=2.0)
         redis3.servers[1].kill()
@@ -147,6 +149,7 @@ def test_restarted_empty_node_gets_its_counter_back_and_tokens_keep_increasing(r
             tokens.append(lock.token)
             lock.release()
         redis3.servers[1].restart(empty=True)
+        redis3.bootstrap(1)  # as after its recovery period (majorityredis.admission)
         assert redis3.direct(1).get("L:fence") is None          # the fault happened: counter lost
         # an acquisition heals the nodes whose replies it read; on a loaded machine the restarted
         # node can be the slow one for a few rounds, so go on until it is healed (3 to 50 rounds)

@@ -144,7 +144,13 @@ def test_extend_fails_and_marks_lost_when_someone_else_took_the_keys(mr, redis3)
     assert redis3.direct(0).get("L") == b"intruder"  # release never deletes another value
 
 
-def test_extend_heals_a_node_restarted_empty(mr, redis3):
+def test_extend_heals_a_node_restarted_empty_when_recovery_is_off(redis3):
+    with MajorityRedis.from_urls(redis3.urls, socket_timeout=0.5, recovery=False) as mr:
+        mr.fanout.call(Command(("PING",)))
+        _extend_heals_a_node_restarted_empty(mr, redis3)
+
+
+def _extend_heals_a_node_restarted_empty(mr, redis3):
     lock = mr.lock("L", ttl=5.0)
     assert lock.acquire()
     value = redis3.direct(1).get("L")

@@ -389,6 +389,7 @@ def test_a_put_that_raised_no_quorum_may_still_be_delivered(redis5, connect):
     assert [c.hlen(keys.items) for c in redis5.clients()[:2]] == [1, 1]
     for i, server in enumerate(redis5.servers[2:], start=2):
         server.restart(empty=True)
+        redis5.bootstrap(i)  # as after its recovery period (majorityredis.admission)
         reconnect(mr, i)
     msg = q.get(ttl=5.0)
     assert msg is not None and msg.item == b"maybe"
@@ -407,6 +408,7 @@ def test_get_heals_a_node_that_restarted_empty(redis3, connect):
         node.zadd(keys.order, {item_id: 0}, nx=True)
     redis3.servers[2].kill()               # the quorum left is n1 + n2 ...
     redis3.servers[0].restart(empty=True)  # ... and n1 lost everything
+    redis3.bootstrap(0)  # as after its recovery period (majorityredis.admission)
     reconnect(mr, 0)
     assert not nodes[0].exists(keys.items)
     msg = q.get(ttl=5.0)
@@ -429,6 +431,7 @@ def test_extend_heals_a_node_that_restarted_empty(redis5, connect):
     # restart a node whose loss leaves the hold on a quorum: a holder if there are 4+, else another
     victim = holders[0] if len(holders) > 3 else next(i for i in range(5) if i not in holders)
     redis5.servers[victim].restart(empty=True)
+    redis5.bootstrap(victim)  # as after its recovery period (majorityredis.admission)
     reconnect(mr, victim)
     node = nodes[victim]
     assert not node.exists(keys.hold(item_id))
@@ -460,6 +463,7 @@ def test_a_node_restarted_empty_does_not_let_a_second_consumer_in(redis5, connec
             break
     assert all(c.get(hold) == msg._holder.encode() for c in redis5.clients())
     redis5.servers[0].restart(empty=True)
+    redis5.bootstrap(0)  # as after its recovery period (majorityredis.admission)
     reconnect(other.mr, 0)
     assert not redis5.clients()[0].exists(hold)
     assert other.get() is None
@@ -477,6 +481,7 @@ def test_operations_survive_a_connection_error_on_one_node(redis3, connect):
     recorder = RecordingFanout.install(mr)
     redis3.servers[2].restart()  # the server hangs up: the fan-out's connection to node 3 is dead
     assert redis3.servers[2].pid != pid
+    redis3.bootstrap(2)  # as after its recovery period (majorityredis.admission)
     msg = q.get()
     assert msg is not None
     assert q.consume(msg) is True
@@ -505,6 +510,7 @@ def test_a_token_seen_on_one_node_only_is_written_back_before_it_is_handed_out(r
     assert int(nodes[1].get(keys.fence)) >= 101  # written back: any later quorum INCRs past it
     redis3.servers[0].kill()
     redis3.servers[2].restart(empty=True)  # n3 comes back empty; the later quorum is n2 + n3
+    redis3.bootstrap(2)  # as after its recovery period (majorityredis.admission)
     reconnect(mr, 2)
     second = q.get()
     assert second is not None and second.token > first.token

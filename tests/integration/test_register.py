@@ -12,9 +12,11 @@ import pytest
 import redis
 
 from majorityredis import MajorityRedis, NoQuorum
+from majorityredis.admission import SYNCED_KEY
 from majorityredis.fanout import Command
 from majorityredis.register import (
     ABSENT,
+    INDEX_KEY,
     STORE,
     Register,
     Version,
@@ -150,8 +152,8 @@ def test_fast_mode_versions_come_from_the_injected_wall_clock(redis3):
 # -- the node-side STORE script ------------------------------------------------------------------------
 
 def store_directly(client: redis.Redis, key: str, counter: int, writer: str, value: bytes | None) -> int:
-    args = [str(counter), writer, "0" if value is None else "1"] + ([] if value is None else [value])
-    return client.eval(STORE.source, 1, storage_key(key), *args)
+    args = ["1", str(counter), writer, "0" if value is None else "1"] + ([] if value is None else [value])
+    return client.eval(STORE.source, 2, storage_key(key), INDEX_KEY, *args)
 
 
 def test_store_never_moves_a_node_backwards(redis3):
@@ -200,15 +202,58 @@ def test_a_read_repairs_a_stale_node_with_a_tombstone(redis3):
     assert stored(redis3.direct(2), "k") == {b"c": b"2", b"w": NEW.writer.encode()}
 
 
-def test_a_node_restarted_empty_is_repaired_by_a_read(redis3):
+def test_a_node_restarted_empty_votes_again_once_resynchronised(redis3):
     mr = make(redis3)
     for node in range(3):
         hold(redis3, node, NEW, b"kept")
     redis3.servers[0].restart(empty=True)
     assert stored(redis3.direct(0), "k") == {}  # the fault happened: node 0 lost the register
+    assert mr.resync() == [mr.node_label(0)]
+    assert stored(redis3.direct(0), "k")[b"v"] == b"kept"  # copied from the quorum
+    assert mr.resync() == []  # nothing left to do
     redis3.servers[1].kill()
-    assert mr.get("k") == b"kept"
-    assert stored(redis3.direct(0), "k")[b"v"] == b"kept"
+    assert mr.get("k") == b"kept"  # node 0 and node 2 are a quorum again
+
+
+def test_a_node_restarted_empty_never_makes_a_quorum_before_its_resync(redis3):
+    mr = make(redis3)
+    for node in range(3):
+        hold(redis3, node, NEW, b"kept")
+    redis3.servers[0].restart(empty=True)
+    redis3.servers[1].kill()  # only node 2 kept the data and is up: no quorum of voting nodes
+    with pytest.raises(NoQuorum, match="abstained"):
+        mr.get("k")
+    with pytest.raises(NoQuorum):
+        mr.resync()  # nobody to copy from: a quorum of synced nodes is needed
+    assert redis3.direct(0).exists(SYNCED_KEY) == 0
+
+
+@pytest.mark.parametrize("recovery", [True, False])
+def test_the_issue_scenario_one_empty_restart_never_brings_an_older_value_back(redis_nodes, recovery):
+    """Issue 16: 3 nodes; a write acknowledged by n1+n2 while n3 is cut off; n2 restarted empty; n1
+    cut off. Without recovery a read returns the older value; with it, n2 abstains instead."""
+    nodes = redis_nodes(3, persistence="appendonly always")  # a cut-off node comes back with its (stale) data
+    n1, n2, n3 = nodes.servers
+    mr = MajorityRedis(nodes.clients(socket_timeout=0.5), timeout=1.0, recovery=recovery)
+    mr.set("k", 100)
+    wait_until(lambda: stored(nodes.direct(2), "k").get(b"v") == b"100")  # on all three
+    n3.kill()  # n3 cut off
+    mr.set("k", 106)  # acknowledged by n1 + n2
+    assert mr.get("k") == b"106"
+    n3.start()  # back, with 100
+    assert stored(nodes.direct(2), "k")[b"v"] == b"100"
+    n2.restart(empty=True)  # n2 lost its data
+    n1.kill()  # n1 cut off
+    if not recovery:
+        assert mr.get("k") == b"100"  # the anomaly: older than the 106 read above
+        return
+    with pytest.raises(NoQuorum, match="abstained"):
+        mr.get("k")
+    n1.start()  # n1 back: a quorum of synced nodes (n1, n3) to resynchronise n2 from
+    wait_until(lambda: mr.resync() == [] and nodes.direct(1).exists(SYNCED_KEY) == 1, timeout=10)
+    assert stored(nodes.direct(1), "k")[b"v"] == b"106"
+    n1.kill()
+    assert mr.get("k") == b"106"
 
 
 def test_a_write_reaching_one_node_is_seen_and_written_back(redis5):
@@ -319,8 +364,10 @@ def test_a_write_without_quorum_may_be_repaired_into_view(redis3):
     with pytest.raises(NoQuorum):
         mr.set("k", "new")  # fails in its version read: nothing written
     assert stored(redis3.direct(0), "k")[b"v"] == b"old"
-    # a version read that succeeds, then the write phase without a quorum
+    # a version read that succeeds, then the write phase without a quorum; node 1 comes back
+    # empty but admitted (as a node that never had k would be: stale, not recovering)
     redis3.servers[1].restart()
+    redis3.bootstrap(1)
     register = mr.register
     seen = register.collect("k", deadline=mr.clock() + 1.0, operation="test")
     counter = max(v.version.counter for v in seen.values() if v.version) + 1
@@ -330,7 +377,8 @@ def test_a_write_without_quorum_may_be_repaired_into_view(redis3):
         register.store("k", Versioned(b"new", version), range(3), already=0,
                        deadline=mr.clock() + 1.0, operation="set")
     wait_until(lambda: stored(redis3.direct(0), "k")[b"v"] == b"new")  # it took effect on one node
-    redis3.servers[1].restart()  # comes back empty
+    redis3.servers[1].restart()  # comes back empty: admitted as a stale node again
+    redis3.bootstrap(1)
     assert mr.get("k") == b"new"  # repaired into view: quorum {0, 1}
     assert stored(redis3.direct(1), "k")[b"v"] == b"new"
 

@@ -149,9 +149,16 @@ def test_clock_jumps_on_a_fenced_resource_stay_a_promise_for_clients_with_tokens
     assert promise(CLIENTS["majorityredis"], loaded).kind == "promised"
 
 
-def test_empty_restarts_are_no_promise_for_every_client() -> None:
-    loaded = load_scenario(REPO / "scenarios" / "kill-restart-empty.yaml").scenario
+def test_empty_restarts_are_no_promise_for_every_client_without_recovery() -> None:
+    loaded = load_scenario(REPO / "scenarios" / "kill-restart-empty-unprotected.yaml").scenario
     assert {promise(spec, loaded).kind for spec in CLIENTS.values()} == {"no promise"}
+
+
+def test_empty_restarts_are_promised_only_by_majorityredis_with_its_recovery() -> None:
+    loaded = load_scenario(REPO / "scenarios" / "kill-restart-empty.yaml").scenario
+    kinds = {name: promise(spec, loaded).kind for name, spec in CLIENTS.items()}
+    assert kinds.pop("majorityredis") == "promised"
+    assert set(kinds.values()) == {"no promise"}
 
 
 CELLS = [

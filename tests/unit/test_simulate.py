@@ -66,7 +66,8 @@ def test_one_seed_makes_a_normal_run_folder_and_exits_like_a_run(tmp_path: Path,
 
 
 def test_a_sweep_of_an_invalid_scenario_keeps_the_failing_seeds_and_passes(tmp_path: Path) -> None:
-    outcome = run_sweep([SCENARIOS / "kill-restart-empty.yaml"], range(3), duration=10, results_dir=tmp_path)
+    outcome = run_sweep([SCENARIOS / "kill-restart-empty-unprotected.yaml"], range(3), duration=10,
+                        results_dir=tmp_path)
     (sweep,) = outcome.scenarios.values()
     assert outcome.exit_code == 0 and sweep.failing  # expect: invalid, and the anomaly was found
     summary = json.loads((outcome.sweep_dir / "sweep.json").read_text())  # type: ignore[operator]

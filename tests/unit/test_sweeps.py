@@ -53,7 +53,7 @@ def test_seed_ranges_parse_or_fail_clearly() -> None:
 
 
 def test_the_same_sweep_inline_on_a_local_cluster_and_on_separate_dask_processes_agrees(tmp_path: Path) -> None:
-    scenarios = [SCENARIOS / "partition.yaml", SCENARIOS / "kill-restart-empty.yaml"]
+    scenarios = [SCENARIOS / "partition.yaml", SCENARIOS / "kill-restart-empty-unprotected.yaml"]
     seeds = range(3)
     inline = run_sweep(scenarios, seeds, simulate=True, jobs=1, duration=SHORT, results_dir=tmp_path / "inline")
     local = run_sweep(scenarios, seeds, simulate=True, in_process=True, duration=SHORT,
@@ -151,7 +151,7 @@ def test_swarm_settings_are_validated() -> None:
         NemesisConfig.model_validate({"swarm": {"kinds": ["pause"], "interval": [5, 1]}})
 
 
-@pytest.mark.parametrize("scenario, checker", [("kill-restart-empty.yaml", "mutex-graph"),
+@pytest.mark.parametrize("scenario, checker", [("kill-restart-empty-unprotected.yaml", "mutex-graph"),
                                                 ("register-fast.yaml", "register")])
 def test_shrinking_a_failure_gives_a_small_reproducer_that_always_fails(tmp_path: Path, scenario: str,
                                                                         checker: str) -> None:
