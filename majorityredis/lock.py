@@ -50,8 +50,12 @@ Algorithm (one round trip on the fast path):
 
 What a call waits for (a silent minority costs no call the client timeout):
 ACQUIRE waits until the outcome is decided (a quorum granted at one counter,
-or too few can grant) — except the slow path below, which must hear every
-node whose counter may carry the last token; WRITE_BACK waits for a quorum
+or too few can grant) — except the slow path below with an unknown counter
+among the grants, which waits for every node whose counter may carry the
+last token, but not for a node that has answered nothing for longer than
+the timeout (majorityredis.liveness: the deadline would bring nothing more
+from it, and the decision taken without it is the one taken at the
+deadline); WRITE_BACK waits for a quorum
 at the token; EXTEND for a quorum renewed (or too few can); RELEASE for a
 quorum confirmed; the undo of a failed attempt and the counter healing wait
 for nothing (see `Lock._undo`).
@@ -529,12 +533,16 @@ class Lock:
 
         def decided(replies: Replies) -> bool:
             nonlocal decision
-            decision = decide_acquire({node: as_vote(v) for node, v in replies.values.items()},
-                                      n_servers, quorum)
+            votes = {node: as_vote(v) for node, v in replies.values.items()}
+            decision = decide_acquire(votes, n_servers, quorum)
+            if decision is WAIT and mr.silence.awaited_all(replies.values):
+                # only silent nodes are missing: the deadline would bring nothing more (liveness)
+                decision = decide_acquire(votes, n_servers, quorum, final=True)
+                return True
             return decision is not WAIT
 
         replies = mr.fanout.call(command, done=decided, timeout=timeout, n_servers=n_servers)
-        if decision is WAIT:  # the call ended at the deadline or with every reply read
+        if decision is WAIT:  # the call ended at the deadline, with every reply read, or without silent nodes
             decision = decide_acquire(self._votes(replies), n_servers, quorum, final=True)
         token = decision.token
         expires_at = hold_deadline(start, ttl, self.drift_factor, self.drift_ms)
