@@ -1,20 +1,22 @@
-"""Which nodes have gone silent: asked something and answered nothing for longer than the timeout.
+"""Which nodes have gone silent: waited for and answering nothing for longer than the timeout.
 
 A call waits beyond a quorum only where the answer is a claim about every
-node (an empty queue, a queue's size, a lock token no quorum agrees on).
-Waiting there for a node that has answered nothing for longer than the
-timeout buys nothing: the call would reach its deadline without it and take
-the same decision — so such calls wait for the nodes that are not silent,
-and a silent node's late answer still counts when it arrives in time.
+node (an empty queue, a queue's size, a lock token no quorum of known
+counters agrees on, a grant without the payload). Waiting there for a node
+that has answered nothing for longer than the timeout buys nothing: the call
+would reach its deadline without it and take the same decision — so such
+calls, once a quorum answered, wait for the nodes that are not silent; a
+silent node's answer still counts when it arrives first.
 
 `Silence` learns from every fan-out call's replies (`MajorityRedis.fanout`
 reports them): a node that answered anything — a value or an error other
-than a timeout — is heard; one that the call returned without, or whose
-socket timed out, has missed that call. A node is *silent* when it missed a
-call that started more than `timeout` seconds ago and has answered nothing
-since. It stops being silent with its first answer, which a call reads when
-it arrives before the call's outcome is decided (the fan-out drops replies
-that come later).
+than a timeout — is heard; one the call waited for until its deadline, or
+whose socket timed out, missed that call. (A node a call returned without
+because the outcome was already decided tells nothing.) A node is *silent*
+when it first missed a call more than `timeout` ago and answered nothing
+since — and its last miss is less than `REPROBE_TIMEOUTS` timeouts old: so
+once in that many timeouts one call waits for it again, and a node that came
+back but is always the slowest to answer is heard again.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import redis
+
+REPROBE_TIMEOUTS = 10  # a silent node is waited for again after this many timeouts without a probe
 
 
 def is_silence(reply: Any) -> bool:
@@ -37,31 +41,41 @@ class Silence:
     def __init__(self, n_nodes: int, clock: Callable[[], float], timeout: float) -> None:
         self._clock = clock
         self._timeout = timeout
-        self._missed_since: list[float | None] = [None] * n_nodes
+        self._first_missed: list[float | None] = [None] * n_nodes
+        self._last_missed: list[float] = [0.0] * n_nodes
 
     @property
     def n_nodes(self) -> int:
-        return len(self._missed_since)
+        return len(self._first_missed)
 
-    def note(self, asked: Iterable[int], replies: Mapping[int, Any], started: float) -> None:
-        """Learn from one call that began at `started` (clock) and asked `asked`."""
-        missed = self._missed_since
-        for node in asked:
-            if node in replies and not is_silence(replies[node]):
-                missed[node] = None
-            elif missed[node] is None:
-                missed[node] = started
+    def note(self, replies: Mapping[int, Any], started: float) -> None:
+        """Learn from the replies of one call that began at `started` (clock)."""
+        for node, reply in replies.items():
+            if not is_silence(reply):
+                self._first_missed[node] = None
+                continue
+            if self._first_missed[node] is None:
+                self._first_missed[node] = started
+            self._last_missed[node] = self._clock()
 
     def silent(self) -> frozenset[int]:
-        """The nodes that missed a call begun more than `timeout` ago and answered nothing since."""
-        horizon = self._clock() - self._timeout
-        return frozenset(node for node, since in enumerate(self._missed_since)
-                         if since is not None and since < horizon)
+        """Nodes that first missed a call more than `timeout` ago, answered nothing since, and
+        missed one less than REPROBE_TIMEOUTS timeouts ago."""
+        now = self._clock()
+        return frozenset(node for node, since in enumerate(self._first_missed)
+                         if since is not None and since < now - self._timeout
+                         and self._last_missed[node] > now - REPROBE_TIMEOUTS * self._timeout)
 
-    def awaited_all(self, answered: Iterable[int]) -> bool:
-        """Whether every node that is not silent is among `answered`."""
-        silent = self.silent()
+    def awaited_all(self, answered: Iterable[int], quorum: int) -> bool:
+        """Whether a quorum answered and so did every node that is not silent.
+
+        (A quorum first: a call never ends without reading anything, so nodes that were all
+        silent are heard again the moment they answer.)
+        """
         answered = set(answered)
+        if len(answered) < quorum:
+            return False
+        silent = self.silent()
         return all(node in answered or node in silent for node in range(self.n_nodes))
 
 
@@ -76,8 +90,7 @@ class NotingFanout:
     def call(self, commands: Any, **kwargs: Any) -> Any:
         started = self._clock()
         replies = self._inner.call(commands, **kwargs)
-        asked = commands.keys() if isinstance(commands, Mapping) else range(self._silence.n_nodes)
-        self._silence.note(asked, replies.values, started)
+        self._silence.note(replies.values, started)
         return replies
 
     def close(self) -> None:

@@ -535,7 +535,7 @@ class Lock:
             nonlocal decision
             votes = {node: as_vote(v) for node, v in replies.values.items()}
             decision = decide_acquire(votes, n_servers, quorum)
-            if decision is WAIT and mr.silence.awaited_all(replies.values):
+            if decision is WAIT and mr.silence.awaited_all(replies.values, quorum):
                 # only silent nodes are missing: the deadline would bring nothing more (liveness)
                 decision = decide_acquire(votes, n_servers, quorum, final=True)
                 return True

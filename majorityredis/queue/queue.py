@@ -368,7 +368,7 @@ class LockingQueue:
         get meets that copy when it is not held there (it is then purged).
         """
         def decided(r: Replies) -> bool:  # every node that is not silent answered
-            return self.mr.silence.awaited_all(r.values)
+            return self.mr.silence.awaited_all(r.values, self.mr.quorum)
         replies = self.mr.fanout.call(COUNT.command((self.keys.order,), (self.size_limit,)), done=decided)
         answers = [v for v in replies.ok().values() if _is_list(v) and v]
         if not self.mr.tally(len(answers), 0).reached:
@@ -433,7 +433,7 @@ class LockingQueue:
         if tally.impossible:
             return True
         return tally.reached and (any(_offers_free(v) for v in replies.values.values())
-                                  or self.mr.silence.awaited_all(replies.values))
+                                  or self.mr.silence.awaited_all(replies.values, self.mr.quorum))
 
     def _try_hold(self, candidate: Candidate, ttl: float) -> Message | str:
         holder = self.mr.runtime.token_hex(20)
@@ -469,7 +469,7 @@ class LockingQueue:
         """A quorum granted and one of them sent the payload — or that can no longer change."""
         granted = replies.count(_granted)
         tally = self.mr.tally(granted, len(replies.values) - granted)
-        if tally.impossible or self.mr.silence.awaited_all(replies.values):
+        if tally.impossible or self.mr.silence.awaited_all(replies.values, self.mr.quorum):
             return True   # (silent nodes are not waited for: see majorityredis.liveness)
         return tally.reached and any(_granted(v) and len(v) > 2 for v in replies.values.values())
 
