@@ -229,7 +229,8 @@ def _locks(addresses: Sequence[tuple[str, int]], tag: str, socket_timeout: float
     made["majorityredis" + CONTENDED] = (majority_contended, lambda: None)
 
     rl_clients = clients()
-    rl = redlock.Redlock(rl_clients, retry_count=1, retry_delay=0)
+    rl = redlock.Redlock(rl_clients, retry_count=1)
+    rl.retry_delay = 0  # its constructor turns 0 into 0.2 s, slept after every failed attempt
     values: list[str] = []
     unique_id = rl.get_unique_id
     rl.get_unique_id = lambda: values.append(unique_id()) or values[-1]  # type: ignore[method-assign]
