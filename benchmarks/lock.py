@@ -1,13 +1,27 @@
 """Lock acquire+release latency and throughput on 5 nodes, side by side with redlock-py and pottery.
 
-    python -m benchmarks.lock [--iterations 2000] [--proxied-iterations 400] [--rounds 5] [--no-pin]
+    python -m benchmarks.lock [--iterations 2000] [--proxied-iterations 400] [--faulty-iterations 400]
+                              [--faulty-peer-iterations 10] [--rounds 5] [--no-pin]
 
 Starts 5 real redis-server processes and a toxiproxy-server (one proxy per
 node) in a temporary directory, and measures, one client, one operation at a
 time (uncontended; the lock is free before every acquire):
 
   (a) plain loopback: the clients talk to the nodes directly;
-  (b) through Toxiproxy with a 2 ms latency toxic on every node's replies.
+  (b) through Toxiproxy with a 2 ms latency toxic on every node's replies;
+  (c) one node of five silent: the client talks to four nodes directly and
+      to the fifth through Toxiproxy with a `timeout` toxic (timeout 0: the
+      proxy accepts and forwards nothing, never closes: a blackhole), every
+      client with a 0.25 s socket timeout.
+
+In (a) and (c) each lock also runs a *contended failing acquire*: another
+client holds the lock (on every reachable node) and one non-blocking
+acquire returns False. (c) prints every figure beside its (a) figure: the
+cost of one silent node; the target is majorityredis within 1.5x of (a).
+Peers under (c) get fewer iterations (`--faulty-peer-iterations`): they
+wait for the silent node on every call (redlock-py asks the nodes one
+after another and raises MultipleRedlockException when any node failed,
+even after acquiring: the bench then unlocks with the value it generated).
 
 Contestants: majorityredis (`mr.lock(...).acquire(blocking=False)` +
 `release()`), redlock-py (`Redlock.lock` + `unlock`), pottery's `Redlock`
@@ -33,6 +47,7 @@ itself failed (`--strict`: 1 when a target is missed).
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import sys
@@ -81,9 +96,13 @@ class Result:
 Op = Callable[[], None]
 
 
-def _client(host: str, port: int) -> redis.Redis:
-    return redis.Redis(host=host, port=port, socket_timeout=1.0, socket_connect_timeout=1.0,
-                       retry=Retry(NoBackoff(), 0))
+SILENT_TIMEOUT_S = 0.25  # every client's socket timeout in (c)
+CONTENDED = " contended fail"  # suffix of the contended-failing-acquire rows
+
+
+def _client(host: str, port: int, socket_timeout: float = 1.0) -> redis.Redis:
+    return redis.Redis(host=host, port=port, socket_timeout=socket_timeout,
+                       socket_connect_timeout=socket_timeout, retry=Retry(NoBackoff(), 0))
 
 
 FLOOR = "floor (1 node SET NX PX + DEL)"
@@ -171,22 +190,120 @@ def _contestants(addresses: Sequence[tuple[str, int]],
     return made
 
 
+def _locks(addresses: Sequence[tuple[str, int]], tag: str, socket_timeout: float = 1.0
+           ) -> dict[str, tuple[Op, Callable[[], None]]]:
+    """The three locks, each as uncontended acquire+release and as a contended failing acquire.
+
+    Node i is `addresses[i]`; the contended rows' lock is held (ttl 1 h) by
+    another client of the same kind before measuring (key names carry `tag`: one per scenario).
+    """
+    import redlock
+    from pottery import Redlock as PotteryRedlock
+
+    made: dict[str, tuple[Op, Callable[[], None]]] = {}
+
+    def clients() -> list[redis.Redis]:
+        return [_client(*a, socket_timeout=socket_timeout) for a in addresses]
+
+    mr = MajorityRedis(clients(), timeout=socket_timeout)
+    holder_mr = MajorityRedis(clients(), timeout=socket_timeout)
+    lock = mr.lock("bench:majorityredis", ttl=TTL_S)
+    if not holder_mr.lock(f"bench:{tag}mr-held", ttl=3600.0).acquire(blocking=False):
+        raise RuntimeError("majorityredis: the holder of the contended lock did not acquire it")
+    waiter = mr.lock(f"bench:{tag}mr-held", ttl=TTL_S)
+
+    def majority() -> None:
+        if not lock.acquire(blocking=False):
+            raise RuntimeError(f"majorityredis: not acquired ({lock.last_failure})")
+        lock.release()
+
+    def majority_contended() -> None:
+        if waiter.acquire(blocking=False):
+            raise RuntimeError("majorityredis: acquired a lock another client holds")
+
+    def close_mr() -> None:
+        for each in (mr, holder_mr):
+            each.close()
+            for c in each.clients:
+                c.close()
+
+    made["majorityredis"] = (majority, close_mr)
+    made["majorityredis" + CONTENDED] = (majority_contended, lambda: None)
+
+    rl_clients = clients()
+    rl = redlock.Redlock(rl_clients, retry_count=1)
+    rl.retry_delay = 0  # its constructor turns 0 into 0.2 s, slept after every failed attempt
+    values: list[str] = []
+    unique_id = rl.get_unique_id
+    rl.get_unique_id = lambda: values.append(unique_id()) or values[-1]  # type: ignore[method-assign]
+    held_rl = redlock.Redlock(clients(), retry_count=1, retry_delay=0)
+    try:
+        held_rl.lock(f"bench:{tag}rl-held", 3_600_000)
+    except redlock.MultipleRedlockException:
+        pass  # acquired, but some node failed: it raises anyway
+
+    def redlock_py() -> None:
+        try:
+            held = rl.lock("bench:redlock-py", int(TTL_S * 1000))
+        except redlock.MultipleRedlockException:  # acquired, but a node failed: unlock by value
+            held = redlock.Lock(0, "bench:redlock-py", values[-1])
+        if not held:
+            raise RuntimeError("redlock-py: not acquired")
+        try:
+            rl.unlock(held)
+        except redlock.MultipleRedlockException:
+            pass
+
+    def redlock_contended() -> None:
+        try:
+            held = rl.lock(f"bench:{tag}rl-held", int(TTL_S * 1000))
+        except redlock.MultipleRedlockException:
+            held = redlock.Lock(0, f"bench:{tag}rl-held", values[-1])
+        if held:
+            raise RuntimeError("redlock-py: acquired a lock another client holds")
+
+    made["redlock-py"] = (redlock_py, lambda: [c.close() for c in rl_clients + held_rl.servers])
+    made["redlock-py" + CONTENDED] = (redlock_contended, lambda: None)
+
+    pt_clients = clients()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pt = PotteryRedlock(key="bench:pottery", masters=set(pt_clients), auto_release_time=TTL_S)
+        pt_waiter = PotteryRedlock(key=f"bench:{tag}pt-held", masters=set(pt_clients), auto_release_time=TTL_S)
+        pt_holder = PotteryRedlock(key=f"bench:{tag}pt-held", masters=set(clients()), auto_release_time=3600.0)
+        if not pt_holder.acquire(blocking=False):
+            raise RuntimeError("pottery: the holder of the contended lock did not acquire it")
+
+    def pottery() -> None:
+        if not pt.acquire(blocking=False):
+            raise RuntimeError("pottery: not acquired")
+        pt.release()
+
+    def pottery_contended() -> None:
+        if pt_waiter.acquire(blocking=False):
+            raise RuntimeError("pottery: acquired a lock another client holds")
+
+    made["pottery Redlock"] = (pottery, lambda: [c.close() for c in pt_clients])
+    made["pottery Redlock" + CONTENDED] = (pottery_contended, lambda: None)
+    return made
+
+
 def _measure(scenario: str, contestants: dict[str, tuple[Op, Callable[[], None]]],
-             iterations: int, rounds: int, warmup: int) -> list[Result]:
+             iterations: int | dict[str, int], rounds: int, warmup: int) -> list[Result]:
     samples: dict[str, list[float]] = {name: [] for name in contestants}
     wall: dict[str, float] = dict.fromkeys(contestants, 0.0)
-    per_round = max(1, iterations // rounds)
+    counts = iterations if isinstance(iterations, dict) else dict.fromkeys(contestants, iterations)
     clock = time.perf_counter_ns
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pottery warns about its own design choices
-        for op, _close in contestants.values():
-            for _ in range(warmup):
+        for name, (op, _close) in contestants.items():
+            for _ in range(min(warmup, counts[name])):
                 op()
         for _ in range(rounds):
             for name, (op, _close) in contestants.items():
                 out = samples[name]
                 began = clock()
-                for _ in range(per_round):
+                for _ in range(max(1, counts[name] // rounds)):
                     t0 = clock()
                     op()
                     out.append((clock() - t0) / 1e6)
@@ -199,11 +316,36 @@ def _table(results: Sequence[Result]) -> str:
     lines = [header, "-" * len(header)]
     for scenario in dict.fromkeys(r.scenario for r in results):
         rows = [r for r in results if r.scenario == scenario]
-        floor = next(r for r in rows if r.contestant == FLOOR)
+        floor = next((r for r in rows if r.contestant == FLOOR), None)
         for r in rows:
+            relative = f"{r.p50 / floor.p50:>8.2f}x" if floor is not None else f"{'-':>9}"
             lines.append(f"{scenario:<24} {r.contestant:<32} {r.p50:>8.3f} {r.p99:>8.3f} "
-                         f"{r.throughput:>8.0f} {r.p50 / floor.p50:>8.2f}x")
+                         f"{r.throughput:>8.0f} {relative}")
     return "\n".join(lines)
+
+
+SCENARIO_A = "(a) loopback"
+SCENARIO_C = "(c) 1 of 5 silent"
+
+
+def _fault_ratios(results: Sequence[Result]) -> tuple[str, list[tuple[str, bool]]]:
+    """(c) beside (a) for every lock and operation: p50 and p99 and their ratios; the targets."""
+    a = {r.contestant: r for r in results if r.scenario == SCENARIO_A}
+    header = (f"{'implementation':<32} {'(a) p50':>8} {'(c) p50':>9} {'ratio':>7} "
+              f"{'(a) p99':>8} {'(c) p99':>9} {'ratio':>7}")
+    lines = [header, "-" * len(header)]
+    checks: list[tuple[str, bool]] = []
+    for c in (r for r in results if r.scenario == SCENARIO_C):
+        base = a.get(c.contestant)
+        if base is None:
+            continue
+        p50, p99 = c.p50 / base.p50, c.p99 / base.p99
+        lines.append(f"{c.contestant:<32} {base.p50:>8.3f} {c.p50:>9.3f} {p50:>6.2f}x "
+                     f"{base.p99:>8.3f} {c.p99:>9.3f} {p99:>6.2f}x")
+        if c.contestant.startswith("majorityredis"):
+            checks.append((f"(c) {c.contestant} p50 within 1.5x of (a) ({p50:.2f}x)", p50 <= 1.5))
+            checks.append((f"(c) {c.contestant} p99 within 1.5x of (a) ({p99:.2f}x)", p99 <= 1.5))
+    return "\n".join(lines), checks
 
 
 def _targets(results: Sequence[Result]) -> list[tuple[str, bool]]:
@@ -211,7 +353,7 @@ def _targets(results: Sequence[Result]) -> list[tuple[str, bool]]:
         return next(r for r in results if r.scenario == scenario and r.contestant.startswith(prefix))
 
     checks: list[tuple[str, bool]] = []
-    a, b = "(a) loopback", f"(b) toxiproxy +{LATENCY_MS} ms"
+    a, b = SCENARIO_A, f"(b) toxiproxy +{LATENCY_MS} ms"
     ours, floor = get(a, "majorityredis"), get(a, FLOOR)
     checks.append((f"(a) p50 {ours.p50:.3f} ms within 2x of the floor {floor.p50:.3f} ms",
                    ours.p50 <= 2 * floor.p50))
@@ -227,7 +369,7 @@ def _targets(results: Sequence[Result]) -> list[tuple[str, bool]]:
 
 def _context(results: Sequence[Result]) -> list[str]:
     """Why a missed (a) target may not be this library's to meet: what talking to 5 nodes costs here."""
-    a = [r for r in results if r.scenario == "(a) loopback"]
+    a = [r for r in results if r.scenario == SCENARIO_A]
     floor = next(r for r in a if r.contestant == FLOOR)
     fanout = next(r for r in a if r.contestant.startswith("(5-node"))
     ratio = fanout.p50 / floor.p50
@@ -249,8 +391,9 @@ def _cpu_plan() -> tuple[int, int] | None:
 
 
 def run(iterations: int, proxied_iterations: int, rounds: int, warmup: int,
-        pin: bool = True) -> tuple[list[Result], str]:
-    """Measure both scenarios; returns the results and a line saying how the CPUs were placed."""
+        pin: bool = True, faulty_iterations: int = 400,
+        faulty_peer_iterations: int = 10) -> tuple[list[Result], str]:
+    """Measure the three scenarios; returns the results and a line saying how the CPUs were placed."""
     results: list[Result] = []
     servers: list[RedisServer] = []
     plan = _cpu_plan() if pin else None
@@ -281,9 +424,11 @@ def run(iterations: int, proxied_iterations: int, rounds: int, warmup: int,
             control = ToxiproxyControl(toxiproxy.api_url)
             proxies = [control.create_proxy(s.name, f"{s.host}:{s.port}") for s in nodes]
 
-            direct = _contestants([(s.host, s.port) for s in nodes], same_cpu)
+            direct = {**_contestants([(s.host, s.port) for s in nodes], same_cpu),
+                      **{name: pair for name, pair in _locks([(s.host, s.port) for s in nodes], "a").items()
+                         if name.endswith(CONTENDED)}}
             opened += [close for _op, close in direct.values()]
-            results += _measure("(a) loopback", direct, iterations, rounds, warmup)
+            results += _measure(SCENARIO_A, direct, iterations, rounds, warmup)
 
             for proxy in proxies:
                 control.add_toxic(proxy.name, "latency", stream="downstream",
@@ -292,6 +437,27 @@ def run(iterations: int, proxied_iterations: int, rounds: int, warmup: int,
             opened += [close for _op, close in proxied.values()]
             results += _measure(f"(b) toxiproxy +{LATENCY_MS} ms", proxied, proxied_iterations, rounds,
                                 max(1, warmup // 5))
+            for proxy in proxies:
+                control.remove_toxic(proxy.name, "latency_downstream")
+
+            # (c): nodes 1-4 direct, node 5 through its proxy, blackholed once the locks are set up
+            # (the contended locks' holders took every node first)
+            silent = proxies[NODES - 1]
+            faulty = _locks([*((s.host, s.port) for s in nodes[:NODES - 1]),
+                             (silent.listen_host, silent.listen_port)], "c", socket_timeout=SILENT_TIMEOUT_S)
+            opened += [close for _op, close in faulty.values()]
+            control.add_toxic(silent.name, "timeout", stream="upstream", attributes={"timeout": 0})
+            probe = _client(silent.listen_host, silent.listen_port, socket_timeout=SILENT_TIMEOUT_S)
+            try:
+                probe.ping()
+                raise RuntimeError("(c): the blackholed node still answers")
+            except redis.exceptions.TimeoutError:
+                pass  # the fault is in place
+            finally:
+                probe.close()
+            counts = {name: faulty_iterations if name.startswith("majorityredis") else faulty_peer_iterations
+                      for name in faulty}
+            results += _measure(SCENARIO_C, faulty, counts, rounds, max(1, warmup // 5))
         finally:
             if control is not None:
                 control.close()
@@ -313,18 +479,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.lock", description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=2000, help="acquire+release pairs per contestant in (a)")
     parser.add_argument("--proxied-iterations", type=int, default=400, help="pairs per contestant in (b)")
+    parser.add_argument("--faulty-iterations", type=int, default=400,
+                        help="operations per majorityredis row in (c)")
+    parser.add_argument("--faulty-peer-iterations", type=int, default=10,
+                        help="operations per peer row in (c) (each waits for the silent node)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (spreads background noise)")
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--no-pin", action="store_true", help="leave CPU placement to the scheduler")
     args = parser.parse_args(argv)
+    # redlock-py and pottery log every failed node at ERROR (with a traceback): thousands under (c)
+    logging.disable(logging.ERROR)
     results, placement = run(args.iterations, args.proxied_iterations, args.rounds, args.warmup,
-                             pin=not args.no_pin)
-    print(f"lock acquire+release, {NODES} nodes, one client, uncontended (ttl {TTL_S:g} s); {placement}")
+                             pin=not args.no_pin, faulty_iterations=args.faulty_iterations,
+                             faulty_peer_iterations=args.faulty_peer_iterations)
+    print(f"lock acquire+release, {NODES} nodes, one client, uncontended (ttl {TTL_S:g} s), and a contended "
+          f"failing acquire; {placement}")
     print(_table(results))
     print()
+    ratios, fault_checks = _fault_ratios(results)
+    print(f"one silent node of {NODES} (c) beside no fault (a); socket timeout in (c) {SILENT_TIMEOUT_S:g} s")
+    print(ratios)
+    print()
     missed = False
-    for text, ok in _targets(results):
+    for text, ok in [*_targets(results), *fault_checks]:
         print(f"  [{'met' if ok else 'MISSED'}] {text}")
         missed |= not ok
     for line in _context(results):

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from majorityredis import arguments
 from majorityredis.admission import DEFAULT_MAX_TTL
+from majorityredis.liveness import NotingFanout, Silence
 from majorityredis.quorum import Tally, quorum_size
 from majorityredis.runtime import REAL, Runtime
 
@@ -79,7 +80,11 @@ class MajorityRedis:
         self.consistency = consistency
         self.runtime = runtime
         self.clock: Callable[[], float] = runtime.clock if clock is None else clock
-        self.fanout = runtime.fanout(clients, timeout=timeout, clock=self.clock)
+        # which nodes answered nothing for longer than the timeout: calls that wait for every node
+        # (majorityredis.liveness) do not wait for those
+        self.silence = Silence(len(clients), self.clock, timeout)
+        self.fanout = NotingFanout(runtime.fanout(clients, timeout=timeout, clock=self.clock),
+                                   self.silence, self.clock)
         self._owns_clients = False
         self._register: Register | None = None
         self.recovery = recovery

@@ -23,7 +23,9 @@ Algorithm (one round trip on the fast path):
   of nodes granted *with the same known counter value T*: T is the token.
   Otherwise (counters out of step or unknown: a node restarted empty, a
   partial acquisition that bumped some counters, the very first acquisition)
-  the attempt waits for every node's reply (until its deadline), the token M
+  the attempt waits — when the granting quorum has an unknown counter — for
+  every node's reply (until its deadline; with known counters a quorum of
+  grants is enough, as on the fast path), the token M
   is the highest known counter (a node that did not grant counts its counter
   + 1: it may carry the last token; at least 1), WRITE_BACK raises
   every node's counter to at least M, and the acquisition holds when a quorum
@@ -39,8 +41,24 @@ Algorithm (one round trip on the fast path):
   someone else's value is. It succeeds when a quorum renewed or healed before
   the current validity ran out; a failed extend means the lock is **lost**
   (validity 0, `lock.lost` is set): the caller must stop using the resource.
-* **release** — RELEASE on every node, waiting for the answers until the
-  deadline (best effort: a node that does not answer drops the key at expiry).
+* **release** — RELEASE on every node; it returns once a quorum confirmed
+  our value is gone there (so no quorum holds it any more: another client
+  can be granted at once). The other nodes still get the RELEASE (after
+  whatever this client sent them before); one that never gets it (down,
+  cut off) drops the key when its ttl runs out and until then refuses
+  other clients — which a quorum elsewhere outvotes.
+
+What a call waits for (a silent minority costs no call the client timeout):
+ACQUIRE waits until the outcome is decided (a quorum granted at one counter,
+or too few can grant) — except the slow path below with an unknown counter
+among the grants, which waits for every node whose counter may carry the
+last token, but not for a node that has answered nothing for longer than
+the timeout (majorityredis.liveness: the deadline would bring nothing more
+from it, and the decision taken without it is the one taken at the
+deadline); WRITE_BACK waits for a quorum
+at the token; EXTEND for a quorum renewed (or too few can); RELEASE for a
+quorum confirmed; the undo of a failed attempt and the counter healing wait
+for nothing (see `Lock._undo`).
 
 Fencing tokens. Every successful acquisition of a name gets a token strictly
 greater than the token of every earlier successful acquisition of that name.
@@ -257,7 +275,11 @@ def decide_acquire(votes: Mapping[int, Vote], n_servers: int, quorum: int, *,
     unanswered = n_servers - len(votes)
     if granted + unanswered < quorum:
         return REFUSED
-    if granted >= quorum and (final or unanswered == 0):
+    if granted >= quorum and (final or unanswered == 0 or sum(grants.values()) >= quorum):
+        # A quorum of grants with known counters carries the previous token on one of its nodes
+        # (the fast path's argument), so the nodes still silent cannot raise what it needs: no
+        # wait for them. Only unknown counters in the granting quorum make every node's answer
+        # count (one of the silent ones may be the carrier).
         return AcquireDecision("write_back", slow_path_token(votes))
     return WAIT
 
@@ -494,6 +516,12 @@ class Lock:
     def release(self) -> None:
         """Delete our value on every node; afterwards this object holds nothing.
 
+        Returns once a quorum of nodes confirmed our value is gone there: no
+        quorum holds it any more, so another client can be granted the lock
+        at once. It is not "gone everywhere" yet: the other nodes are sent the
+        RELEASE too but not waited for (a silent node would hold the call
+        until the timeout); one that never gets it drops the key at expiry.
+
         Raises LockNotOwned when nothing is held, or (after cleaning up) when
         the hold had expired or was lost before release; NoQuorum when fewer
         than a quorum of nodes confirmed (the rest drop the key at expiry).
@@ -552,12 +580,16 @@ class Lock:
 
         def decided(replies: Replies) -> bool:
             nonlocal decision
-            decision = decide_acquire({node: as_vote(v) for node, v in replies.values.items()},
-                                      n_servers, quorum)
+            votes = {node: as_vote(v) for node, v in replies.values.items()}
+            decision = decide_acquire(votes, n_servers, quorum)
+            if decision is WAIT and mr.silence.awaited_all(replies.values, quorum):
+                # only silent nodes are missing: the deadline would bring nothing more (liveness)
+                decision = decide_acquire(votes, n_servers, quorum, final=True)
+                return True
             return decision is not WAIT
 
         replies = mr.fanout.call(command, done=decided, timeout=timeout, n_servers=n_servers)
-        if decision is WAIT:  # the call ended at the deadline or with every reply read
+        if decision is WAIT:  # the call ended at the deadline, with every reply read, or without silent nodes
             decision = decide_acquire(self._votes(replies), n_servers, quorum, final=True)
         token = decision.token
         expires_at = hold_deadline(start, ttl, self.drift_factor, self.drift_ms)
@@ -578,7 +610,7 @@ class Lock:
             token = None
         if token is not None and clock() < expires_at:
             return Attempt(token, expires_at)
-        self._undo(value, replies, written)
+        self._undo(value)
         granted = sum(1 for vote in self._votes(replies).values() if _grant(vote))
         failure = NoQuorum(f"acquire lock {self.name!r}", quorum=quorum, n_servers=n_servers,
                            agreed=granted, errors=self._errors(replies, refusal="held by another client"))
@@ -612,14 +644,30 @@ class Lock:
         return None
 
     def do_release(self, value: bytes) -> tuple[int, Replies]:
-        """RELEASE on every node, waiting for all answers until the client timeout.
+        """RELEASE on every node; returns once a quorum confirmed (or can no longer confirm).
 
-        Returns how many nodes confirmed that our value is no longer there, and the replies.
+        Every node is sent the RELEASE; the call waits only until a quorum
+        confirmed that our value is no longer there, or until so many failed
+        that a quorum cannot (then until the client timeout for the rest).
+        The nodes not waited for still run it — the fan-out sends to every
+        node and keeps each node's commands in order — and a node that never
+        gets it (down, cut off) drops the key when its PX ttl runs out.
+        Waiting for the last nodes would buy nothing the caller can use: the
+        release is safe at once (the hold ends when release is called), and a
+        silent node would hold the call until the timeout.
+
+        Returns how many nodes confirmed so far, and the replies.
         """
         sha_prefix, eval_prefix = self._release_prefixes
-        replies = self.mr.fanout.call(Command(sha_prefix + (value,), eval_prefix + (value,)),
-                                      n_servers=self.mr.n_servers)
-        return replies.count(lambda v: v in (0, 1)), replies
+        mr = self.mr
+
+        def decided(replies: Replies) -> bool:
+            confirmed = replies.count(_released)
+            return mr.tally(confirmed, len(replies.values) - confirmed).decided
+
+        replies = mr.fanout.call(Command(sha_prefix + (value,), eval_prefix + (value,)),
+                                 done=decided, n_servers=mr.n_servers)
+        return replies.count(_released), replies
 
     # -- internals ---------------------------------------------------------------------------
     def _write_back(self, value: bytes, token: int, timeout: float) -> Replies:
@@ -647,23 +695,23 @@ class Lock:
             self.mr.fanout.call({node: command for node in behind}, done=lambda _r: True,
                                 n_servers=self.mr.n_servers)
 
-    def _undo(self, value: bytes, acquired: Replies, written: Replies | None) -> None:
-        """Delete our value on every node, waiting (up to the client timeout) for those that may hold it.
+    def _undo(self, value: bytes) -> None:
+        """Delete our value of a failed attempt on every node, waiting for none of them.
 
-        Those are the nodes that granted and the nodes whose ACQUIRE reply was
-        never read (an early decision: their request may have run, or may not
-        have been sent yet — only waiting for their answer guarantees the undo
-        went out). Nodes that refused or failed are sent the undo but not
-        waited for. An undo that misses a node costs liveness until the key
-        expires there, never safety.
+        Nothing the caller is told depends on the undo: the attempt failed
+        whatever the nodes answer, and the value is fresh per attempt, so a
+        value left behind never counts as a grant for anyone — it only keeps
+        that node from granting others until its PX ttl runs out (liveness,
+        never safety). Waiting would not make delivery surer either: the
+        fan-out sends the undo to every node (a node still connecting gets it
+        once connected) and runs it there before this client's next command
+        to that node (the retry's ACQUIRE). So neither a node that granted nor
+        a silent one is waited for; the latter would cost the whole client
+        timeout on every contended attempt while a node is down.
         """
-        suspects = {node for node in range(len(self.mr.clients))
-                    if node not in acquired.values or _granted(acquired.values[node])}
-        if written is not None:
-            suspects |= {node for node, v in written.values.items() if _granted(v)}
         sha_prefix, eval_prefix = self._release_prefixes
         self.mr.fanout.call(Command(sha_prefix + (value,), eval_prefix + (value,)),
-                            done=lambda r: suspects.issubset(r.values), n_servers=self.mr.n_servers)
+                            done=_sent, n_servers=self.mr.n_servers)
 
     def _extend_locked(self, hold: Hold, ttl: float) -> bool:
         if self._hold is not hold:
@@ -738,6 +786,16 @@ class Lock:
 
 def _granted(reply: Any) -> bool:
     return _grant(as_vote(reply))
+
+
+def _released(reply: Any) -> bool:
+    """A RELEASE reply: our value is not there (any more): deleted (1) or absent/another's (0)."""
+    return reply in (0, 1)
+
+
+def _sent(_replies: Replies) -> bool:
+    """The `done` of a call nobody waits for: it returns once every command is on its way."""
+    return True
 
 
 def _renewed(reply: Any) -> bool:

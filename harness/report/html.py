@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from harness.analysis import Run, format_validity, latency_quantiles
+from harness.report import fault_latency
 from harness.report.timeline import timeline_data, to_script_json
 
 
@@ -220,6 +221,8 @@ def render(run: Run, *, latency_png: bytes, rate_png: bytes, now: datetime | Non
 <div id="anomalies"></div>
 <h2>Operations</h2>
 <div class="columns"><div>{_counts_table(run.history)}</div><div>{_faults_table(run)}</div></div>
+<h2>Latency under each fault</h2>
+{fault_latency.render(fault_latency.fault_latency(run.history, run.faults))}
 <h2>Latency and throughput</h2>
 {_img(latency_png, "latency of each operation over time", "latency-png")}
 {_img(rate_png, "throughput over time", "rate-png")}

@@ -236,7 +236,9 @@ class LockingQueue:
 
         `timeout=None`: one pass over what the nodes offer, no waiting for new
         items (but an empty answer waits for every node, up to the
-        MajorityRedis timeout: a node that is cut off delays an empty get).
+        MajorityRedis timeout: a node that is cut off delays an empty get —
+        until it has answered nothing for longer than the timeout; see
+        majorityredis.liveness).
         A number: keep trying (after short random pauses) until `timeout`
         seconds have passed; returns within `timeout` plus one pass (a pass
         starts no step after one MajorityRedis timeout, and each of its round
@@ -341,9 +343,9 @@ class LockingQueue:
         if self._reached(replies, completed):
             lease.end()
             lost_here = [n for n, v in replies.ok().items() if v == 3]
-            if lost_here:  # restarted empty or missed the get: mark completed there too
+            if lost_here:  # restarted empty or missed the get: mark completed there too (not waited for)
                 self.mr.fanout.call({n: COMPLETE.command(keys, (msg.id, msg._holder, _ms(self.retention)))
-                                     for n in lost_here})
+                                     for n in lost_here}, done=_sent)
             return True
         if self._for_lack_of_answers(replies, completed):
             raise self._no_quorum(f"consume {msg.id!r} from queue {self.name!r}", replies, completed,
@@ -377,8 +379,9 @@ class LockingQueue:
 
     def size(self) -> int:
         """The number of distinct items — waiting or held, not consumed — stored on the nodes
-        that answered (every node is asked and waited for, up to the MajorityRedis timeout; a
-        quorum must answer). When a node stores more than `size_limit` items, the ids are not
+        that answered (every node is asked and waited for, up to the MajorityRedis timeout —
+        except a node that has answered nothing for longer than that timeout (majorityredis.liveness);
+        a quorum must answer). When a node stores more than `size_limit` items, the ids are not
         transferred and the count is the largest number one answering node stores instead.
 
         0 means no answering node stores any item. The count includes an item
@@ -386,7 +389,9 @@ class LockingQueue:
         of a consumed item on a node that the consume did not reach — until a
         get meets that copy when it is not held there (it is then purged).
         """
-        replies = self.mr.fanout.call(COUNT.command((self.keys.order,), (self.size_limit,)))
+        def decided(r: Replies) -> bool:  # every node that is not silent answered
+            return self.mr.silence.awaited_all(r.values, self.mr.quorum)
+        replies = self.mr.fanout.call(COUNT.command((self.keys.order,), (self.size_limit,)), done=decided)
         answers = [v for v in replies.ok().values() if _is_list(v) and v]
         if not self.mr.tally(len(answers), 0).reached:
             raise self._no_quorum(f"size of queue {self.name!r}", replies, _is_list)
@@ -441,13 +446,16 @@ class LockingQueue:
         When the first quorum offers nothing, the other nodes are waited for
         (up to the deadline): an item stored only on a minority (a put that
         raised NoQuorum, copies lost to a restart) is offered only by them, and
-        "nothing available" is a claim about every node.
+        "nothing available" is a claim about every node. Not for a node that
+        has answered nothing for longer than the timeout (majorityredis.liveness):
+        the deadline would bring nothing more from it.
         """
         answered = replies.count(_is_list)
         tally = self.mr.tally(answered, len(replies.values) - answered)
-        if tally.impossible or len(replies.values) == len(self.mr.clients):
+        if tally.impossible:
             return True
-        return tally.reached and any(_offers_free(v) for v in replies.values.values())
+        return tally.reached and (any(_offers_free(v) for v in replies.values.values())
+                                  or self.mr.silence.awaited_all(replies.values, self.mr.quorum))
 
     def _try_hold(self, candidate: Candidate, ttl: float) -> Message | str:
         holder = self.mr.runtime.token_hex(20)
@@ -490,8 +498,8 @@ class LockingQueue:
         """A quorum granted and one of them sent the payload — or that can no longer change."""
         granted = replies.count(_granted)
         tally = self.mr.tally(granted, len(replies.values) - granted)
-        if tally.impossible or len(replies.values) == len(self.mr.clients):
-            return True
+        if tally.impossible or self.mr.silence.awaited_all(replies.values, self.mr.quorum):
+            return True   # (silent nodes are not waited for: see majorityredis.liveness)
         return tally.reached and any(_granted(v) and len(v) > 2 for v in replies.values.values())
 
     def _hand_out(self, candidate: Candidate, payload: bytes, holder: str, ttl: float, started: float,
@@ -522,29 +530,38 @@ class LockingQueue:
         return self._reached(replies, at_least)
 
     def _heal(self, item_id: str, payload: bytes, score: int, holder: str, hold_left: float,
-              nodes: Iterable[int]) -> int:
-        """Put the item and our hold back on `nodes` (best effort); returns how many took it."""
+              nodes: Iterable[int]) -> None:
+        """Put the item and our hold back on `nodes` (best effort: sent, not waited for).
+
+        The caller's outcome is decided already (a quorum holds); healing
+        spreads the item for later, and the fan-out delivers it to each node
+        before this client's next command there — waiting would only let a
+        node that went silent since its last answer hold the call.
+        """
         if hold_left <= 0:
-            return 0
+            return
         command = HEAL.command(self.keys.per_item(item_id), (item_id, payload, score, holder, _ms(hold_left)))
-        replies = self.mr.fanout.call({n: command for n in nodes})
-        healed = replies.count(_is(1))
-        log.debug("queue %s: healed %s on %d node(s)", self.name, item_id, healed)
-        return healed
+        targets = list(nodes)
+        self.mr.fanout.call({n: command for n in targets}, done=_sent)
+        log.debug("queue %s: healing %s on %d node(s)", self.name, item_id, len(targets))
 
     def _abandon(self, item_id: str, holder: str, *, wait_for: Iterable[int], purge: bool = False) -> None:
         """Delete our hold on every node (and with `purge`, complete the item everywhere).
 
-        Waits only for the nodes in `wait_for` (those known to have granted) —
-        the others get the command too, but an unreachable one must not delay
-        the caller: a hold left there expires with its ttl.
+        Sent to every node, waited for by none: nothing the caller is told
+        depends on it (the attempt failed, or the hold is given up), a hold
+        left behind is ours alone — it only keeps that node from granting the
+        item to others until its ttl runs out (liveness, never safety) — and
+        the fan-out runs it on each node before this client's next command
+        there. (`wait_for` is kept for the callers' readability: the nodes
+        known to have granted.)
         """
         if purge:
             command = COMPLETE.command(self.keys.per_item(item_id), (item_id, holder, _ms(self.retention)))
         else:
             command = ABANDON.command((self.keys.hold(item_id),), (holder,))
-        waiting = set(wait_for)
-        self.mr.fanout.call(command, done=lambda r: waiting <= r.values.keys())
+        del wait_for
+        self.mr.fanout.call(command, done=_sent)
 
     # -- helpers ----------------------------------------------------------------------------
     def _decided(self, accept: Callable[[Any], bool]) -> Callable[[Replies], bool]:
@@ -631,4 +648,9 @@ def _offers_free(value: Any) -> bool:
 
 
 def _any_answer(value: Any) -> bool:
+    return True
+
+
+def _sent(_replies: Replies) -> bool:
+    """The `done` of a call nobody waits for: it returns once every command is on its way."""
     return True

@@ -51,8 +51,8 @@ def test_acquire_sets_value_with_expiry_and_counter_on_every_node_and_release_de
         _ = lock.token
     with pytest.raises(LockNotOwned):
         lock.release()
-    for i in range(3):
-        assert redis3.direct(i).exists("L") == 0
+    # release returned at a quorum; every node gets the RELEASE
+    wait_until(lambda: all(redis3.direct(i).exists("L") == 0 for i in range(3)), 2.0)
 
 
 def test_each_acquisition_uses_a_fresh_value_and_a_larger_token(mr, redis3):
@@ -171,7 +171,7 @@ def _extend_heals_a_node_restarted_empty(mr, redis3):
     assert 4000 < healed.pttl("L") <= 5000
     assert healed.get("L:fence") == str(lock.token).encode()
     lock.release()
-    assert healed.exists("L") == 0
+    wait_until(lambda: healed.exists("L") == 0, 2.0)
 
 
 # -- context manager ------------------------------------------------------------------------------
@@ -180,7 +180,7 @@ def test_context_manager_holds_inside_and_releases_after(mr, redis3):
     with mr.lock("L", ttl=5.0, timeout=1.0) as held:
         assert held.locked() and held.token == 1
         assert redis3.direct(0).exists("L") == 1
-    assert redis3.direct(0).exists("L") == 0
+    wait_until(lambda: redis3.direct(0).exists("L") == 0, 2.0)   # released (at a quorum: maybe not node 0 yet)
     assert held.validity() == 0.0
 
 
@@ -200,7 +200,7 @@ def test_context_manager_releases_when_the_block_raises(mr, redis3):
     with pytest.raises(KeyError):
         with mr.lock("L", ttl=5.0, timeout=1.0):
             raise KeyError("boom")
-    assert redis3.direct(0).exists("L") == 0
+    wait_until(lambda: redis3.direct(0).exists("L") == 0, 2.0)
 
 
 # -- auto-extend ---------------------------------------------------------------------------------
@@ -244,10 +244,11 @@ def test_scripts_are_reloaded_after_script_flush(mr, redis3):
     assert lock.acquire()
     assert lock.extend()
     lock.release()
+    # release returns at a quorum; the third node gets its RELEASE too (as EVAL: it runs there)
+    wait_until(lambda: all(redis3.direct(i).script_exists(RELEASE.sha)[0] for i in range(3)), 2.0)
     cached = [redis3.direct(i).script_exists(ACQUIRE.sha, EXTEND.sha, RELEASE.sha) for i in range(3)]
-    assert all(release for _a, _e, release in cached)      # release waits for every node
     assert sum(a and e for a, e, _r in cached) >= 2          # acquire/extend needed a quorum
-    assert all(redis3.direct(i).exists("L") == 0 for i in range(3))
+    wait_until(lambda: all(redis3.direct(i).exists("L") == 0 for i in range(3)), 2.0)
 
 
 def test_requirepass_servers_through_password_urls(redis_nodes):
@@ -277,7 +278,8 @@ def test_a_partial_acquisition_is_undone_and_leaves_nothing_behind(mr, redis3):
     assert lock.acquire(blocking=False) is False
     third = redis3.direct(2)
     assert third.get("L:fence") == b"6"    # node 3 granted (its counter moved) ...
-    assert third.exists("L") == 0          # ... and the grant was undone
+    # ... and the grant was undone (the undo is sent, not waited for)
+    wait_until(lambda: third.exists("L") == 0, 2.0)
     assert [redis3.direct(i).get("L") for i in (0, 1)] == [b"other", b"other"]
 
 
@@ -298,7 +300,7 @@ def test_counters_out_of_step_are_written_back_and_the_next_token_is_larger(mr, 
     lock.release()
 
 
-def test_do_acquire_primitive_reports_the_token_and_expiry(mr):
+def test_do_acquire_primitive_reports_the_token_and_expiry(mr, redis3):
     lock = mr.lock("L", ttl=2.0)
     attempt = lock.do_acquire(b"v" * 40, 2.0, 0.5)
     assert attempt.token == 1 and attempt.failure is None
@@ -306,7 +308,8 @@ def test_do_acquire_primitive_reports_the_token_and_expiry(mr):
     again = lock.do_acquire(b"w" * 40, 2.0, 0.5)
     assert again.token is None and again.failure is not None
     confirmed, _replies = lock.do_release(b"v" * 40)
-    assert confirmed == 3
+    assert confirmed >= 2                    # it returns once a quorum confirmed ...
+    wait_until(lambda: all(redis3.direct(i).exists("L") == 0 for i in range(3)), 2.0)   # ... all get it
 
 
 def test_acquiring_again_after_a_lost_hold_clears_its_leftover_keys(mr, redis3):

@@ -13,6 +13,7 @@ from majorityredis.queue import Message
 from majorityredis.queue.plan import QueueKeys
 from majorityredis.queue.scripts import ABANDON, CONSUME
 from majorityredis.validity import drift_seconds
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -320,9 +321,11 @@ def test_an_item_stored_on_a_minority_is_delivered_and_healed(redis5, connect):
     redis5.clients()[4].zadd(keys.order, {lonely: 0})
     msg = q.get(ttl=5.0)
     assert msg is not None and msg.id == lonely and msg.item == b"partial"
-    stored = sum(1 for node in redis5.clients() if node.hget(keys.items, lonely) == b"partial")
-    holds = sum(1 for node in redis5.clients() if node.get(keys.hold(lonely)) == msg._holder.encode())
-    assert stored >= 3 and holds >= 3  # now on a quorum, held there
+    def healed() -> bool:  # the heal is sent, not waited for: it lands shortly after get returned
+        stored = sum(1 for node in redis5.clients() if node.hget(keys.items, lonely) == b"partial")
+        holds = sum(1 for node in redis5.clients() if node.get(keys.hold(lonely)) == msg._holder.encode())
+        return stored >= 3 and holds >= 3  # now on a quorum, held there
+    wait_until(healed, 2.0)
 
 
 def test_items_of_different_queues_are_independent(redis3, connect):
