@@ -86,6 +86,12 @@ class ShellSession:
         print(f"starting {self.describe()} ...", file=sys.stderr, flush=True)
         self.cluster.start()
         self.mr = MajorityRedis.from_urls(self.cluster.client_urls(SHELL_CLIENT), socket_timeout=SOCKET_TIMEOUT)
+        from harness.cluster.local import LocalCluster
+
+        if isinstance(self.cluster, LocalCluster):
+            # the shell just started these nodes, so it knows the cluster is new: admit them now rather
+            # than wait out a recovery period (majorityredis.admission); an external cluster is left alone
+            self.mr.bootstrap_new_cluster()
 
     def _make_cluster(self, workdir: Path) -> Any:
         if self.args.cluster is None:
