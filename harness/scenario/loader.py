@@ -47,11 +47,13 @@ def load_scenario(path: str | Path, *, overrides: dict[str, Any] | None = None,
     except (OSError, UnicodeDecodeError) as error:
         raise BadInput(path, f"cannot read the scenario: {error}") from None
     data, lines = parse_yaml(text, path)
+    written = data.get("duration")
+    file_duration = float(written) if isinstance(written, (int, float)) and not isinstance(written, bool) else None
     if overrides:
         data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
     if workload_overrides and isinstance(data.get("workload"), dict):
         data = {**data, "workload": {**data["workload"], **workload_overrides}}
-    scenario = validate(data, lines, path)
+    scenario = validate(data, lines, path, file_duration=file_duration)
     if not simulated:
         for location, message in scenario.nemesis.simulation_only():
             raise BadInput(path, message, line=line_of(("nemesis", *location), lines),
@@ -101,8 +103,11 @@ def _index_lines(node: yaml.Node, location: Location, lines: dict[Location, int]
             _index_lines(item, location + (i,), lines, path)
 
 
-def validate(data: dict[str, Any], lines: dict[Location, int], path: Path) -> Scenario:
-    """Validate with the schema; the first error becomes a BadInput with line and field."""
+def validate(data: dict[str, Any], lines: dict[Location, int], path: Path, *,
+             file_duration: float | None = None) -> Scenario:
+    """Validate with the schema; the first error becomes a BadInput with line and field.
+    `file_duration`: the file's own duration, which fault windows are judged against (a
+    shorter `--duration` ends the run before its later faults, as asked)."""
     for location, message in _non_finite_numbers(data):
         raise BadInput(path, message, line=line_of(location, lines), field=dotted(location))
     try:
@@ -119,7 +124,7 @@ def validate(data: dict[str, Any], lines: dict[Location, int], path: Path) -> Sc
                 for loc, e in located[1:]) + ")"
         raise BadInput(path, _message(first) + more, line=line_of(location, lines),
                        field=dotted(location) or None) from None
-    for location, message in [*_literal_mistakes(data, scenario), *cross_field_errors(scenario)]:
+    for location, message in [*_literal_mistakes(data, scenario), *cross_field_errors(scenario, file_duration)]:
         raise BadInput(path, message, line=line_of(location, lines), field=dotted(location))
     return scenario
 

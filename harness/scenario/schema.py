@@ -122,9 +122,11 @@ class Scenario(BaseModel):
         return cluster.nodes if isinstance(cluster, LocalClusterConfig) else len(cluster.nodes)
 
 
-def cross_field_errors(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
+def cross_field_errors(scenario: Scenario,
+                       file_duration: float | None = None) -> list[tuple[tuple[str | int, ...], str]]:
     """Mistakes that involve several fields, each as (location, message), so the loader can
-    name the line of the field at fault (a model-level validator could not)."""
+    name the line of the field at fault (a model-level validator could not). `file_duration`:
+    the file's own duration when the command line overrode it."""
     errors: list[tuple[tuple[str | int, ...], str]] = []
     workload_cls = WORKLOADS[scenario.workload.type]
     reason = workload_cls(scenario.workload, seed=scenario.seed,
@@ -146,7 +148,7 @@ def cross_field_errors(scenario: Scenario) -> list[tuple[tuple[str | int, ...], 
             if name not in scenario.checker_list:
                 errors.append((("expect", name), f"expectation for {name!r}, which is not among the "
                                                   f"checkers the scenario runs {scenario.checker_list}"))
-    errors.extend(_windows_after_the_end(scenario))
+    errors.extend(_windows_after_the_end(scenario, file_duration))
     for name, options in scenario.checker_options.items():
         if name not in scenario.checker_list:
             errors.append((("checker_options", name),
@@ -156,16 +158,20 @@ def cross_field_errors(scenario: Scenario) -> list[tuple[tuple[str | int, ...], 
     return errors
 
 
-def _windows_after_the_end(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
-    """Fault entries that would never be injected: they start when the workload is over."""
+def _windows_after_the_end(scenario: Scenario,
+                           file_duration: float | None = None) -> list[tuple[tuple[str | int, ...], str]]:
+    """Fault entries that would never be injected: they start when the workload is over. Judged
+    against the file's own `duration` when given: a run shortened on the command line
+    (`--duration`) simply ends before its later faults, as asked."""
+    duration = scenario.duration if file_duration is None else file_duration
     errors: list[tuple[tuple[str | int, ...], str]] = []
     entries: list[tuple[tuple[str | int, ...], float]] = [
         (("nemesis", "schedule", i, "start"), entry.start) for i, entry in enumerate(scenario.nemesis.schedule)]
     if scenario.nemesis.random is not None:
         entries.append((("nemesis", "random", "start"), scenario.nemesis.random.start))
     for location, start in entries:
-        if start >= scenario.duration:
-            errors.append((location, f"starts at {start:g} s but the run lasts {scenario.duration:g} s "
+        if start >= duration:
+            errors.append((location, f"starts at {start:g} s but the run lasts {duration:g} s "
                                      "(duration): this fault would never be injected"))
     return errors
 

@@ -140,12 +140,12 @@ def same_reply(a: Any, b: Any) -> bool:
 
 def read_state_commands(key: bytes) -> list[tuple[Any, ...]]:
     return [("TYPE", key), ("PEXPIRETIME", key), ("GET", key), ("HGETALL", key),
-            ("ZRANGE", key, 0, -1, "WITHSCORES")]
+            ("ZRANGE", key, 0, -1, "WITHSCORES"), ("SMEMBERS", key)]
 
 
 def real_state(replies: list[Any]) -> tuple[str, Any, int | None] | None:
     """(type, value, absolute expiry ms) from the replies to read_state_commands (wrong-type reads ignored)."""
-    kind, expiry, string, flat_hash, flat_zset = replies
+    kind, expiry, string, flat_hash, flat_zset, members = replies
     kind = kind.decode()
     if kind == "none":
         return None
@@ -156,6 +156,8 @@ def real_state(replies: list[Any]) -> tuple[str, Any, int | None] | None:
         value = dict(zip(flat_hash[::2], flat_hash[1::2]))
     elif kind == "zset":
         value = {m: float(s) for m, s in zip(flat_zset[::2], flat_zset[1::2])}
+    elif kind == "set":
+        value = set(members)
     else:
         raise AssertionError(f"unexpected type {kind}")
     return kind, value, (None if expiry == -1 else expiry)
@@ -204,6 +206,13 @@ def ttl_ms(rng: random.Random) -> Any:
                        rng.randint(1, 40), 0, -5, "abc", "1.5", 2 ** 62, "", "10 "))
 
 
+def max_ttl(rng: random.Random) -> Any:
+    """The recovery period (ms) the scripts take: 0 = recovery off (no admission check); 60 s outlasts the
+    round, so a node that met it abstains until the next round's FLUSHALL (a period that ends within a round
+    would race the two nodes' clocks)."""
+    return rng.choice(("0", "0", 60_000))
+
+
 def counter(rng: random.Random) -> Any:
     return rng.choice((rng.randint(0, 30), rng.randint(0, 30), 2 ** 53 + 1, -3, "x", "", "7.5", "1e3"))
 
@@ -236,7 +245,7 @@ class Space:
 
     @property
     def all_keys(self) -> list[str]:
-        names = ["lock", "fence", "reg", "items", "order", "qfence"]
+        names = ["lock", "fence", "reg", "index", "items", "order", "qfence"]
         names += [f"hold:{i}" for i in IDS] + [f"done:{i}" for i in IDS]
         return [self.k(n) for n in names]
 
@@ -248,28 +257,30 @@ def script_call(script: Script, space: Space, rng: random.Random) -> tuple[list[
     hold, done = k(f"hold:{item}"), k(f"done:{item}")
     lock_keys = [k("lock"), k("fence")] if rng.random() > 0.03 else [k("lock"), k("lock")]
     if name == "lock_acquire":
-        return lock_keys, [holder(rng), ttl_ms(rng)]
+        return lock_keys, [holder(rng), ttl_ms(rng), max_ttl(rng)]
     if name == "lock_write_back":
-        return lock_keys, [holder(rng), counter(rng)]
+        return lock_keys, [holder(rng), counter(rng), max_ttl(rng)]
     if name == "lock_extend":
-        return lock_keys, [holder(rng), ttl_ms(rng), counter(rng)]
+        return lock_keys, [holder(rng), ttl_ms(rng), counter(rng), max_ttl(rng)]
     if name == "lock_release":
         return [k("lock")], [holder(rng)]
     if name == "register_store":
         digits = rng.choice((1, 2, 13, 20))
-        return [k("reg")], [decimal(rng, digits), decimal(rng, 40), flag(rng), rng.choice((b"v1", b"", b"\x00v"))]
+        return [k("reg"), k("index")], [rng.choice(("0", "1", "t7")), decimal(rng, digits), decimal(rng, 40),
+                                         flag(rng), rng.choice((b"v1", b"", b"\x00v"))]
     if name == "queue_put":
         return [k("items"), k("order"), done], [item, rng.choice((b"p", b"payload")), score(rng)]
     if name == "queue_scan_available":
         return [k("order")], [space.prefix, rng.randint(0, 4), rng.choice((0, 1, 3, 100)), rng.randint(0, 3)]
     if name == "queue_grant":
-        return [k("items"), k("order"), hold, done, k("qfence")], [item, holder(rng), ttl_ms(rng)]
+        return [k("items"), k("order"), hold, done, k("qfence")], [item, holder(rng), ttl_ms(rng),
+                                                                   rng.choice((0, 0, 1, 5, 1000)), max_ttl(rng)]
     if name == "queue_raise_fence":
         return [k("qfence")], [counter(rng)]
     if name == "queue_heal":
         return [k("items"), k("order"), hold, done], [item, b"p", score(rng), holder(rng), ttl_ms(rng)]
     if name == "queue_extend":
-        return [k("items"), hold, done], [item, holder(rng), ttl_ms(rng), flag(rng)]
+        return [k("items"), hold, done], [item, holder(rng), ttl_ms(rng), flag(rng), max_ttl(rng)]
     if name == "queue_consume":
         return [k("items"), k("order"), hold, done], [item, holder(rng), ttl_ms(rng), flag(rng)]
     if name == "queue_complete":
@@ -296,7 +307,7 @@ def prior_state(space: Space, rng: random.Random) -> tuple[list[tuple[Any, ...]]
             continue
         role = key[len(space.prefix):].split(":")[0]
         natural = {"lock": "string", "hold": "string", "done": "string", "fence": "string",
-                   "qfence": "string", "reg": "hash", "items": "hash", "order": "zset"}[role]
+                   "qfence": "string", "reg": "hash", "index": "set", "items": "hash", "order": "zset"}[role]
         kind = natural if rng.random() < 0.88 else rng.choice(("string", "hash", "zset"))
         if kind == "string":
             value = rng.choice((*HOLDERS, b"1")) if role in ("lock", "hold", "done") else counter(rng)
@@ -308,6 +319,8 @@ def prior_state(space: Space, rng: random.Random) -> tuple[list[tuple[Any, ...]]
                 if rng.random() < 0.85:
                     fields += [field_name, make()]
             commands.append(("HSET", key, *(fields or ["c", "1"])))
+        elif kind == "set":
+            commands.append(("SADD", key, *rng.sample(["r0:reg", "r1:reg", "x"], rng.randint(1, 3))))
         elif kind == "hash":
             fields = [x for i in rng.sample(IDS, rng.randint(1, 3)) for x in (i, b"payload-" + i.encode())]
             commands.append(("HSET", key, *fields))
@@ -345,6 +358,8 @@ def run_round(both: Lockstep, scripts: list[Script], rng: random.Random, round_n
         expiring |= ends
     if rng.random() < 0.1:  # a restarted-looking script cache: EVALSHA gets NOSCRIPT on both
         setup.append((None, ("SCRIPT", "FLUSH")))
+    if rng.random() < 0.5:  # an admitted node (majorityredis.admission): the scripts vote
+        setup += [(None, ("SET", "mr:admitted", "1")), (None, ("SET", "mr:register-synced", "1"))]
     # Commands that do not depend on time go in one pipeline; those that set a TTL run in lockstep
     # (one at a time on both), so that the TTL starts at the same moment on both.
     timeless = [command for _, command in setup if command[0] != "PEXPIRE"]
@@ -391,7 +406,8 @@ def run_round(both: Lockstep, scripts: list[Script], rng: random.Random, round_n
     now_ms = both.clock()
     snapshot = sim.keys_snapshot()
     for i, key in enumerate(keys):
-        real_key = real_state(read_replies[5 * i:5 * i + 5])
+        width = len(read_state_commands(b""))
+        real_key = real_state(read_replies[width * i:width * (i + 1)])
         sim_key = snapshot.get(key.encode())
         if sim_key is not None and sim_key[2] is not None:
             sim_key = (sim_key[0], sim_key[1], now_ms + sim_key[2])  # absolute, like PEXPIRETIME
@@ -408,6 +424,7 @@ def test_every_library_script_matches_a_real_redis_server(real: RawRedis) -> Non
     sim = both.sim
     for script in scripts:  # both caches start with every script, as the fan-out leaves them
         assert real.call("SCRIPT", "LOAD", script.source) == sim.execute(("SCRIPT", "LOAD", script.source))
+    assert same_reply(*both.run(("FLUSHALL",)))  # the fixture admitted the real node: both start empty
     rng = random.Random(SEED)
     tally = Tally(per_script={})
     started = time.monotonic()

@@ -114,9 +114,9 @@ def test_incr_keeps_the_ttl_and_refuses_non_integers(node: SimRedis) -> None:
 # -- scripts and restarts ------------------------------------------------------------------------------
 def test_evalsha_gets_noscript_after_a_restart_and_eval_reloads_it(node: SimRedis) -> None:
     assert node.execute(("SCRIPT", "LOAD", ACQUIRE.source)) == ACQUIRE.sha.encode()
-    assert node.execute(("EVALSHA", ACQUIRE.sha, 2, "l", "c", "me", 1000)) == [1, 0, 0]
+    assert node.execute(("EVALSHA", ACQUIRE.sha, 2, "l", "c", "me", 1000, 0)) == [1, 0, 0]  # max_ttl 0
     node.restart()
-    missing = node.execute(("EVALSHA", ACQUIRE.sha, 2, "l", "c", "me", 1000))
+    missing = node.execute(("EVALSHA", ACQUIRE.sha, 2, "l", "c", "me", 1000, 0))
     assert isinstance(missing, NoScriptError)
     assert node.execute(("SCRIPT", "EXISTS", ACQUIRE.sha)) == [0]
     assert node.execute(("EVAL", RELEASE.source, 1, "l", "me")) == 1  # data kept (keep="all")
