@@ -6,7 +6,7 @@ CI_SCENARIOS := tests/scenarios/ci-partition.yaml tests/scenarios/ci-pause.yaml
 # Every shipped scenario that runs locally, gated in simulation over SIM_SEEDS (an expect: invalid
 # scenario must find its anomaly in one of them, an expect: valid one must be valid in all).
 SIM_SCENARIOS := $(filter-out scenarios/external.yaml,$(wildcard scenarios/*.yaml scenarios/sim/*.yaml))
-SIM_SEEDS ?= 0..4
+SIM_SEEDS ?= 0..2
 
 NODES ?= 5
 
