@@ -94,6 +94,14 @@ class ClusterShape:
         if client is not None and not 0 <= client < self.clients:
             raise ValueError(f"unknown client slot {client}; slots are 0..{self.clients - 1}")
 
+    def _toxic_name(self, node: str, toxic_type: str, stream: str, name: str | None) -> str:
+        """The name of a toxic `add_toxic` puts on the node's links (checked: never a cut's)."""
+        self._check(node=node)
+        toxic_name = name or f"{toxic_type}-{stream}"
+        if toxic_name in CUT_TOXICS:
+            raise ValueError(f"toxic name {toxic_name!r} is reserved for cuts")
+        return toxic_name
+
     def _client_list(self, clients: list[int] | None) -> list[int]:
         chosen = list(range(self.clients)) if clients is None else list(clients)
         for client in chosen:
@@ -206,10 +214,7 @@ class ProxiedCluster(ClusterShape):
                   clients: list[int] | None = None, stream: str = "downstream",
                   name: str | None = None) -> None:
         """Add a toxic to the node's proxies of the given clients (all when None)."""
-        self._check(node=node)
-        toxic_name = name or f"{toxic_type}-{stream}"
-        if toxic_name in CUT_TOXICS:
-            raise ValueError(f"toxic name {toxic_name!r} is reserved for cuts")
+        toxic_name = self._toxic_name(node, toxic_type, stream, name)
         for client in self._client_list(clients):
             self.control.add_toxic(proxy_name(client, node), toxic_type, toxic_name=toxic_name,
                                    stream=stream, attributes=dict(attributes))

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from harness.cluster.base import CUT_MODES, CUT_TOXICS, ClusterShape, node_names
+from harness.cluster.base import CUT_MODES, ClusterShape, node_names
 from harness.sim.network import Toxic
 from harness.sim.runtime import URL_SCHEME, ClientProcess
 from harness.sim.streams import stream
@@ -99,10 +99,7 @@ class SimCluster(ClusterShape):
     def add_toxic(self, node: str, toxic_type: str, attributes: dict[str, Any], *,
                   clients: list[int] | None = None, stream: str = "downstream",
                   name: str | None = None) -> None:
-        self._check(node=node)
-        toxic_name = name or f"{toxic_type}-{stream}"
-        if toxic_name in CUT_TOXICS:
-            raise ValueError(f"toxic name {toxic_name!r} is reserved for cuts")
+        toxic_name = self._toxic_name(node, toxic_type, stream, name)
         for client in self._client_list(clients):
             self.world.link(client, node).add_toxic(toxic_name, Toxic(toxic_type, stream, dict(attributes)))
             self._toxic_names.setdefault((client, node), set()).add(toxic_name)
