@@ -58,6 +58,12 @@ class WorkloadParams(BaseModel):
         return options
 
 
+BOOTSTRAP_TIMEOUT = 5.0
+"""Seconds each bootstrap attempt waits for the nodes' replies (Workload.bootstrap)."""
+BOOTSTRAP_ATTEMPTS = 3
+"""Attempts before an unadmittable cluster is an environment failure (exit 4)."""
+
+
 def hold_ttl(ttl: float) -> float:
     """A pydantic check of a workload's hold `ttl`: the library refuses a ttl not longer than its
     drift allowance (ttl * drift_factor + drift_ms, the defaults the workloads use), and every
@@ -172,12 +178,13 @@ class Workload(ABC):
         """A reason why this workload cannot run with `clients` client slots, or None."""
         return None
 
-    def connect(self, urls: list[str], runtime: Runtime = REAL) -> Any:
-        """A MajorityRedis over `urls` with this workload's options (one per worker)."""
+    def connect(self, urls: list[str], runtime: Runtime = REAL, socket_timeout: float | None = None) -> Any:
+        """A MajorityRedis over `urls` with this workload's options (one per worker); socket_timeout
+        overrides the workload's own (the bootstrap's longer deadline)."""
         from majorityredis import MajorityRedis
 
-        return MajorityRedis.from_urls(urls, socket_timeout=self.params.socket_timeout, runtime=runtime,
-                                       **self.params.library_options())
+        return MajorityRedis.from_urls(urls, socket_timeout=socket_timeout or self.params.socket_timeout,
+                                       runtime=runtime, **self.params.library_options())
 
     def bootstrap(self, urls: list[str], runtime: Runtime = REAL) -> None:
         """Admit the nodes of the brand-new cluster the run just started (once, before any client):
@@ -185,9 +192,24 @@ class Workload(ABC):
         Nothing to do when the workload runs with recovery off."""
         if not self.params.recovery:
             return
-        mr = self.connect(urls, runtime)
+        from harness.errors import EnvironmentFailure
+        from majorityredis.errors import NoQuorum
+
+        # An operator step before the workload clock starts: nothing is measured, so it waits
+        # longer than the workload's socket_timeout and retries (the first script load on a
+        # loaded machine can outlast a 0.3 s deadline) instead of failing the run on one slow reply.
+        mr = self.connect(urls, runtime, socket_timeout=max(self.params.socket_timeout, BOOTSTRAP_TIMEOUT))
         try:
-            mr.bootstrap_new_cluster()
+            for attempt in range(1, BOOTSTRAP_ATTEMPTS + 1):
+                try:
+                    mr.bootstrap_new_cluster()
+                    return
+                except NoQuorum as no_quorum:
+                    if attempt == BOOTSTRAP_ATTEMPTS:
+                        raise EnvironmentFailure(
+                            f"the new cluster's nodes could not be admitted after {attempt} attempts "
+                            f"({BOOTSTRAP_TIMEOUT:g} s each): {no_quorum}") from no_quorum
+                    runtime.sleep(BOOTSTRAP_TIMEOUT / 10)
         finally:
             mr.close()
 

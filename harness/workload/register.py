@@ -93,10 +93,10 @@ class RegisterWorkload(Workload):
     def keys(self) -> list[str]:
         return register_keys(self.params)
 
-    def connect(self, urls: list[str], runtime: Runtime = REAL) -> Any:
+    def connect(self, urls: list[str], runtime: Runtime = REAL, socket_timeout: float | None = None) -> Any:
         from majorityredis import MajorityRedis
 
-        return MajorityRedis.from_urls(urls, socket_timeout=self.params.socket_timeout,
+        return MajorityRedis.from_urls(urls, socket_timeout=socket_timeout or self.params.socket_timeout,
                                        consistency=self.params.consistency, runtime=runtime,
                                        **self.params.library_options())
 
