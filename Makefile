@@ -45,6 +45,7 @@ bench: setup
 	$(VENV_PY) -m benchmarks.checker
 	$(VENV_PY) -m benchmarks.resp
 	$(VENV_PY) -m benchmarks.lock
+	$(VENV_PY) -m benchmarks.seam
 	$(VENV_PY) -m benchmarks.harness
 	$(VENV_PY) -m benchmarks.simulate
 	$(VENV_PY) -m benchmarks.sim_node

@@ -53,6 +53,7 @@ class CaseOutcome:
     status: str = "complete"
     error: str | None = None
     time_s: float = 0.0
+    summary: str | None = None  # the verdict column of a case without verdicts of its own (a sweep's)
 
     @property
     def interrupted(self) -> bool:
@@ -208,8 +209,9 @@ def simulated_cases(path: str | Path, seeds: Sequence[int], *, results_dir: str 
         scenario = sweep[0]
         failing = ", ".join(map(str, scenario.failing)) or "none"
         met = scenario.exit_code == exitcodes.VALID
+        summary = sweep_summary([report.valid for report in scenario.seeds])
         return CaseOutcome(name=f"{name} [seeds {seeds[0]}..{seeds[-1]}]", exit_code=scenario.exit_code,
-                           expect=scenario.expect,
+                           expect=scenario.expect, summary=summary,
                            error=None if met else (f"over {len(scenario.seeds)} seeds (not valid: {failing}) "
                                                    f"the scenario did not meet its expectation {scenario.expect!r}"))
 
@@ -313,13 +315,27 @@ def _sigterm_as_interrupt() -> Iterator[threading.Event]:
 
 # -- the summary ---------------------------------------------------------------------------
 def verdict_label(outcome: CaseOutcome) -> str:
-    """VALID / INVALID / UNKNOWN from the verdicts; ERROR or INCOMPLETE when there are none."""
+    """VALID / INVALID / UNKNOWN from the verdicts; ERROR or INCOMPLETE when there are none; a
+    sweep's own summary ("INVALID 2/3": seeds not valid of seeds run)."""
     if outcome.status == "error":
         return "ERROR"
     if outcome.interrupted:
         return "INCOMPLETE"
+    if outcome.summary is not None:
+        return outcome.summary
     valid = exitcodes.combine([v.get("valid", "unknown") for v in outcome.verdicts.values()])
     return "VALID" if valid is True else "INVALID" if valid is False else "UNKNOWN"
+
+
+def sweep_summary(verdicts: Sequence[bool | str | None]) -> str:
+    """A sweep's verdict column from its seeds' verdicts: "INVALID 2/3" (seeds with anomalies of
+    seeds run), else "UNKNOWN 1/3" (seeds undecided or without a verdict), else "VALID 3/3"."""
+    n = len(verdicts)
+    invalid = sum(1 for v in verdicts if v is False)
+    if invalid:
+        return f"INVALID {invalid}/{n}"
+    undecided = sum(1 for v in verdicts if v is not True)
+    return f"UNKNOWN {undecided}/{n}" if undecided else f"VALID {n}/{n}"
 
 
 def anomaly_counts(outcome: CaseOutcome) -> str:

@@ -206,3 +206,36 @@ def test_a_crashing_case_runner_is_an_unknown_error_and_the_gate_goes_on(capsys:
     assert (result.outcomes[0].status, result.outcomes[0].error) == (
         "error", "the case runner crashed: ZeroDivisionError: a bug")
     assert "ZeroDivisionError" in capsys.readouterr().err  # the traceback is not hidden
+
+
+def test_a_simulated_gate_has_a_case_per_seed_and_one_for_the_sweep(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = REPO / "tests" / "scenarios" / "ci-pause.yaml"  # expect: invalid; every seed finds it
+    xml = tmp_path / "gate.xml"
+    code = cli.main(["gate", str(scenario), "--simulate", "--seeds", "0..1", "--results", str(tmp_path / "r"),
+                     "--junit-xml", str(xml)])
+    out = capsys.readouterr().out
+    assert code == 0
+    names = [case.get("name") for case in _check_structure(xml).findall("testcase")]
+    assert names == [f"{scenario} seed 0", f"{scenario} seed 1", f"{scenario} [seeds 0..1]"]
+    sweep_row = next(line for line in out.splitlines() if line.startswith(f"{scenario} [seeds 0..1]"))
+    assert "INVALID 2/2" in sweep_row  # the sweep's own verdict, not a "VALID" for a met expectation
+    # the same file expecting valid: every seed's case fails, and so does the sweep's
+    valid = tmp_path / "ci-pause-valid.yaml"
+    valid.write_text(scenario.read_text().replace("expect: invalid", "expect: valid"))
+    code = cli.main(["gate", str(valid), "--simulate", "--seeds", "0..1", "--results", str(tmp_path / "r2"),
+                     "--junit-xml", str(xml)])
+    capsys.readouterr()
+    assert code == 1
+    cases = _check_structure(xml).findall("testcase")
+    failed = [case.get("name") for case in cases if case.find("failure") is not None]
+    assert failed == [f"{valid} seed 0", f"{valid} seed 1", f"{valid} [seeds 0..1]"]
+
+
+def test_a_sweep_summary_counts_the_seeds_by_verdict() -> None:
+    from harness.gate import sweep_summary
+
+    assert sweep_summary([True, True, True]) == "VALID 3/3"
+    assert sweep_summary([True, False, False]) == "INVALID 2/3"
+    assert sweep_summary([True, "unknown", None]) == "UNKNOWN 2/3"
+    assert sweep_summary([False, "unknown"]) == "INVALID 1/2"
