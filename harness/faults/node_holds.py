@@ -55,12 +55,21 @@ class NodeHolds:
     """Counted kill and pause holds per node of one cluster (see the module docstring)."""
 
     def __init__(self, cluster: Cluster) -> None:
-        self.cluster = cluster
+        # weakly: _BY_CLUSTER's value must not keep its own key alive, or every cluster (a
+        # simulated world with its nodes and Lua runtimes) would outlive its run
+        self._cluster = weakref.ref(cluster)
         self._down: Counter[str] = Counter()
         self._empty: set[str] = set()  # an outage during which some window asked for an empty restart
         self._paused: Counter[str] = Counter()
         self._rates: dict[str, list[tuple[int, float]]] = {}  # node -> (window id, rate), oldest first
         self._lock = threading.Lock()
+
+    @property
+    def cluster(self) -> Cluster:
+        cluster = self._cluster()
+        if cluster is None:
+            raise RuntimeError("the cluster of these node holds no longer exists")
+        return cluster
 
     def kill(self, node: str, *, empty: bool = False) -> bool:
         """Take a kill hold on `node`; True if this hold killed it (False: it was down already)."""

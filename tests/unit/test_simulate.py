@@ -142,3 +142,19 @@ def test_an_external_cluster_cannot_be_simulated() -> None:
     with pytest.raises(BadInput) as error:
         simulate_run(load_scenario(SCENARIOS / "external.yaml", simulated=True))
     assert "cluster.mode" in str(error.value)
+
+
+def test_no_simulated_world_outlives_its_run(tmp_path: Path) -> None:
+    """A sweep's worker runs thousands of seeds in one process: each world (cluster, nodes, links,
+    Lua runtimes, client greenlets) must be freed when its run ends. Before the fix, the fault
+    ledger's WeakKeyDictionary held its own key, and a 2,000-seed sweep grew each worker by GBs."""
+    import gc
+
+    from harness.sim.cluster import SimCluster
+
+    loaded = _load("kill-restart.yaml", duration=6)  # faults that take the node-holds ledger
+    for seed in range(2):
+        outcome, _ = simulate_run(loaded, seed=seed, results_dir=tmp_path, report=False)
+        assert outcome.results["faults"]  # the fault windows really ran
+    gc.collect()
+    assert [o for o in gc.get_objects() if isinstance(o, SimCluster)] == []
