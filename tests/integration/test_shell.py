@@ -39,11 +39,20 @@ class ShellProcess:
                                      text=True)
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self.errors: list[str] = []
+        # each pipe has one reader, ours, until EOF (communicate() would close stdout under it)
+        self.readers = [threading.Thread(target=self._read, daemon=True),
+                        threading.Thread(target=self._read_errors, daemon=True)]
+        for reader in self.readers:
+            reader.start()
 
     def _read(self) -> None:
         for line in self.proc.stdout:  # type: ignore[union-attr]
             self.lines.put(line)
+
+    def _read_errors(self) -> None:
+        for line in self.proc.stderr:  # type: ignore[union-attr]
+            self.errors.append(line)
 
     def send(self, *lines: str) -> None:
         assert self.proc.stdin is not None
@@ -66,11 +75,14 @@ class ShellProcess:
     def finish(self, timeout: float = 60.0) -> tuple[int, str]:
         """Close stdin (Ctrl-D), wait for the exit; returns (exit code, stderr)."""
         try:
-            _, err = self.proc.communicate(timeout=timeout)
+            self.proc.stdin.close()  # type: ignore[union-attr]
+            self.proc.wait(timeout=timeout)
+            for reader in self.readers:
+                reader.join(timeout)  # both pipes reach EOF once the shell and its children exited
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
-        return self.proc.returncode, err
+        return self.proc.returncode, "".join(self.errors)
 
 
 def _pids_of(shell_proc: ShellProcess) -> list[int]:
