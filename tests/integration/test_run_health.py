@@ -3,13 +3,8 @@ toxiproxy-server; the environment is broken on purpose through the cluster facto
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +14,7 @@ from harness import exitcodes
 from harness.history.events import pair_operations
 from harness.history.readers import read_history
 from harness.runner import make_cluster, run_scenario
+from tests.support.interrupted_run import interrupt_a_recording_run
 from tests.support.probes import alive
 
 pytestmark = pytest.mark.integration
@@ -114,36 +110,14 @@ def test_a_healthy_run_with_faults_stays_valid(tmp_path: Path) -> None:
 
 
 def test_sigterm_kills_the_processes_keeps_the_history_and_writes_incomplete_results(tmp_path: Path) -> None:
-    results_dir = tmp_path / "r"
-    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", str(SCENARIOS / "ci-partition.yaml"),
-                             "--results", str(results_dir)], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
-    try:
-        deadline = time.monotonic() + 60
-        history = None
-        while time.monotonic() < deadline:  # wait until clients are recording
-            found = list(results_dir.glob("ci-partition-*/history.jsonl"))
-            if found and found[0].stat().st_size > 2000:
-                history = found[0]
-                break
-            time.sleep(0.2)
-        assert history is not None, "the run never started recording"
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 143, out + err
-    run_dir = history.parent
-    results = json.loads((run_dir / "results.json").read_text())
+    run = interrupt_a_recording_run(SCENARIOS / "ci-partition.yaml", tmp_path / "r", signal.SIGTERM)
+    assert run.returncode == 143, run.out + run.err
+    results = run.results
     assert (results["status"], results["valid"], results["passed"], results["exit_code"]) == (
         "incomplete", "unknown", False, 143)
     assert results["reason"] == "interrupted by SIGTERM"
-    events = read_history(run_dir / "history.jsonl")
+    events = read_history(run.run_dir / "history.jsonl")
     assert len(events) > 10 and results["ops_total"] == len(pair_operations(events))
-    assert (run_dir / "report.html").exists()
-    logged = re.search(r"cluster processes: \[([\d, ]+)\]", (run_dir / "run.log").read_text())
-    assert logged, "run.log names the cluster's pids"
-    pids = [int(p) for p in logged.group(1).split(",")]
-    assert len(pids) == 4 and [pid for pid in pids if alive(pid)] == []
-    assert "interrupted (SIGTERM)" in err and "[incomplete]" in out
+    assert (run.run_dir / "report.html").exists()
+    assert len(run.cluster_pids) == 4 and [pid for pid in run.cluster_pids if alive(pid)] == []
+    assert "interrupted (SIGTERM)" in run.err and "[incomplete]" in run.out

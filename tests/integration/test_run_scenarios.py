@@ -22,6 +22,7 @@ from harness.history.events import nemesis_events, pair_operations
 from harness.history.readers import read_history
 from harness.runner import make_cluster, run_scenario
 from harness.workload.base import FINAL_PROCESS_BASE
+from tests.support.interrupted_run import interrupt_a_recording_run
 from tests.support.probes import alive
 
 pytestmark = pytest.mark.integration
@@ -148,41 +149,17 @@ def test_invalid_scenario_exits_3_before_anything_starts(tmp_path: Path) -> None
 
 
 def test_ctrl_c_kills_the_processes_keeps_the_history_and_writes_incomplete_results(tmp_path: Path) -> None:
-    import re
     import signal
-    import time
 
-    results_dir = tmp_path / "r"
-    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", str(SCENARIOS / "ci-partition.yaml"),
-                             "--results", str(results_dir)], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
-    try:
-        deadline = time.monotonic() + 60
-        history = None
-        while time.monotonic() < deadline:  # wait until clients are recording
-            found = list(results_dir.glob("ci-partition-*/history.jsonl"))
-            if found and found[0].stat().st_size > 2000:
-                history = found[0]
-                break
-            time.sleep(0.2)
-        assert history is not None, "the run never started recording"
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, out + err
-    run_dir = history.parent
-    results = json.loads((run_dir / "results.json").read_text())
+    run = interrupt_a_recording_run(SCENARIOS / "ci-partition.yaml", tmp_path / "r", signal.SIGINT)
+    assert run.returncode == 130, run.out + run.err
+    results = run.results
     assert (results["status"], results["valid"], results["passed"], results["exit_code"]) == (
         "incomplete", "unknown", False, 130)
-    events = read_history(run_dir / "history.jsonl")
+    events = read_history(run.run_dir / "history.jsonl")
     assert len(events) > 10 and results["ops_total"] == len(pair_operations(events))
-    logged = re.search(r"cluster processes: \[([\d, ]+)\]", (run_dir / "run.log").read_text())
-    assert logged, "run.log names the cluster's pids"
-    pids = [int(p) for p in logged.group(1).split(",")]
-    assert len(pids) == 4 and [pid for pid in pids if alive(pid)] == []
-    assert "interrupted" in err
+    assert len(run.cluster_pids) == 4 and [pid for pid in run.cluster_pids if alive(pid)] == []
+    assert "interrupted" in run.err
 
 
 def test_missing_redis_server_exits_4(tmp_path: Path) -> None:
