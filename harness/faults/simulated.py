@@ -51,7 +51,33 @@ class SimulationFault(Fault):
         return self._targets
 
 
-class ClientPause(SimulationFault):
+class ClientFault(SimulationFault):
+    """A fault done to each chosen client process at the window's start (`begin`) and undone at
+    its end (`end`); the start event records the clients and `details()`."""
+
+    def begin(self, cluster: Cluster, client: int) -> None:
+        raise NotImplementedError
+
+    def end(self, cluster: Cluster, client: int) -> None:
+        raise NotImplementedError
+
+    def details(self) -> dict[str, Any]:
+        return {}
+
+    def start(self, cluster: Cluster, rng: random.Random) -> dict[str, Any]:
+        clients = self._clients(cluster, rng)
+        for client in clients:
+            self.begin(cluster, client)
+        return {"clients": clients, **self.details()}
+
+    def stop(self, cluster: Cluster) -> dict[str, Any]:
+        ended, self._targets = self._targets, []
+        for client in ended:
+            self.end(cluster, client)
+        return {"clients": ended}
+
+
+class ClientPause(ClientFault):
     kind = "client-pause"
 
     class Params(ClientTargetParams):
@@ -59,54 +85,41 @@ class ClientPause(SimulationFault):
             default="now", description='"now": at the window start; "in-call": at the client\'s next '
             "fan-out call, after its requests are written and before any reply is read")
 
-    def start(self, cluster: Cluster, rng: random.Random) -> dict[str, Any]:
-        clients = self._clients(cluster, rng)
-        in_call = self.params.when == "in-call"  # type: ignore[attr-defined]
-        for client in clients:
-            cluster.pause_client(client, in_call=in_call)  # type: ignore[attr-defined]
-        return {"clients": clients, "when": self.params.when}  # type: ignore[attr-defined]
+    def begin(self, cluster: Cluster, client: int) -> None:
+        cluster.pause_client(client, in_call=self.params.when == "in-call")  # type: ignore[attr-defined]
 
-    def stop(self, cluster: Cluster) -> dict[str, Any]:
-        resumed, self._targets = self._targets, []
-        for client in resumed:
-            cluster.resume_client(client)  # type: ignore[attr-defined]
-        return {"clients": resumed}
+    def end(self, cluster: Cluster, client: int) -> None:
+        cluster.resume_client(client)  # type: ignore[attr-defined]
+
+    def details(self) -> dict[str, Any]:
+        return {"when": self.params.when}  # type: ignore[attr-defined]
 
 
-class ClientClockRate(SimulationFault):
+class ClientClockRate(ClientFault):
     kind = "client-clock-rate"
 
     class Params(ClientTargetParams):
         rate: float = Field(default=2.0, gt=0, description="how fast the clients' monotonic clocks run")
 
-    def start(self, cluster: Cluster, rng: random.Random) -> dict[str, Any]:
-        clients = self._clients(cluster, rng)
-        for client in clients:
-            cluster.set_client_clock_rate(client, self.params.rate)  # type: ignore[attr-defined]
-        return {"clients": clients, "rate": self.params.rate}  # type: ignore[attr-defined]
+    def begin(self, cluster: Cluster, client: int) -> None:
+        cluster.set_client_clock_rate(client, self.params.rate)  # type: ignore[attr-defined]
 
-    def stop(self, cluster: Cluster) -> dict[str, Any]:
-        restored, self._targets = self._targets, []
-        for client in restored:
-            cluster.set_client_clock_rate(client, 1.0)  # type: ignore[attr-defined]
-        return {"clients": restored}
+    def end(self, cluster: Cluster, client: int) -> None:
+        cluster.set_client_clock_rate(client, 1.0)  # type: ignore[attr-defined]
+
+    def details(self) -> dict[str, Any]:
+        return {"rate": self.params.rate}  # type: ignore[attr-defined]
 
 
-class ClientCrash(SimulationFault):
+class ClientCrash(ClientFault):
     kind = "client-crash"
     Params = ClientTargetParams
 
-    def start(self, cluster: Cluster, rng: random.Random) -> dict[str, Any]:
-        clients = self._clients(cluster, rng)
-        for client in clients:
-            cluster.crash_client(client)  # type: ignore[attr-defined]
-        return {"clients": clients}
+    def begin(self, cluster: Cluster, client: int) -> None:
+        cluster.crash_client(client)  # type: ignore[attr-defined]
 
-    def stop(self, cluster: Cluster) -> dict[str, Any]:
-        restarted, self._targets = self._targets, []
-        for client in restarted:
-            cluster.restart_client(client)  # type: ignore[attr-defined]
-        return {"clients": restarted}
+    def end(self, cluster: Cluster, client: int) -> None:
+        cluster.restart_client(client)  # type: ignore[attr-defined]
 
 
 class CrashLoseWrites(SimulationFault):
