@@ -16,6 +16,7 @@ it was checked against is named in its docstring):
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -226,6 +227,20 @@ def test_queue_extend_lock_whose_new_validity_was_used_up_during_the_call_fails(
     wait_until(lambda: nodes_with(mr, hold_key) == 0, 2.0, lambda: nodes_with(mr, hold_key))
 
 
+def held_on_one_node_after_1_5_s(mr: MajorityRedis, clock: FakeClock) -> tuple[Any, Any, str]:
+    """An item held for 2 s (no drift) whose hold is then lost on two of the three nodes, 1.5 s on."""
+    queue = mr.queue("q", drift_factor=0.0, drift_ms=0.0)
+    queue.put("a")
+    msg = queue.get(ttl=2.0)
+    assert msg is not None
+    hold_key = queue.keys.hold(msg.id)
+    wait_until(lambda: nodes_with(mr, hold_key) == 3, 2.0)
+    for client in mr.clients[1:]:
+        client.delete(hold_key)
+    clock.advance(1.5)
+    return queue, msg, hold_key
+
+
 def test_queue_extend_lock_cannot_take_free_nodes_once_the_hold_lapsed_during_the_call(mr, clock) -> None:
     """A hold valid when extend_lock started may take nodes where nobody holds the item — but only
     if the quorum came while it was still valid: later, another consumer may have held the item
@@ -238,15 +253,7 @@ def test_queue_extend_lock_cannot_take_free_nodes_once_the_hold_lapsed_during_th
     EXTEND call, `late = valid and self.mr.clock() >= lease.deadline` -> `late = False`;
     extend_lock then counted the two takes and returned True.
     """
-    queue = mr.queue("q", drift_factor=0.0, drift_ms=0.0)
-    queue.put("a")
-    msg = queue.get(ttl=2.0)
-    assert msg is not None
-    hold_key = queue.keys.hold(msg.id)
-    wait_until(lambda: nodes_with(mr, hold_key) == 3, 2.0)
-    for client in mr.clients[1:]:
-        client.delete(hold_key)
-    clock.advance(1.5)
+    queue, msg, hold_key = held_on_one_node_after_1_5_s(mr, clock)
     slow(mr).delays[queue_scripts.EXTEND.name] = 0.6  # the quorum came 0.1 s after the old validity ended
     assert not queue.extend_lock(msg, ttl=5.0)
     assert msg.validity() == 0.0
@@ -255,15 +262,7 @@ def test_queue_extend_lock_cannot_take_free_nodes_once_the_hold_lapsed_during_th
 
 def test_queue_extend_lock_takes_free_nodes_while_the_hold_is_valid(mr, clock) -> None:
     """The same extend, its quorum inside the old validity: the takes count (design point 4)."""
-    queue = mr.queue("q", drift_factor=0.0, drift_ms=0.0)
-    queue.put("a")
-    msg = queue.get(ttl=2.0)
-    assert msg is not None
-    hold_key = queue.keys.hold(msg.id)
-    wait_until(lambda: nodes_with(mr, hold_key) == 3, 2.0)
-    for client in mr.clients[1:]:
-        client.delete(hold_key)
-    clock.advance(1.5)
+    queue, msg, hold_key = held_on_one_node_after_1_5_s(mr, clock)
     slow(mr).delays[queue_scripts.EXTEND.name] = 0.4
     assert queue.extend_lock(msg, ttl=5.0)
     assert msg.validity() == pytest.approx(5.0 - 0.4)
