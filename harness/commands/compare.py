@@ -35,6 +35,7 @@ from harness import exitcodes
 from harness.clients import CLIENTS, client_names
 from harness.clients.promises import promise
 from harness.clients.venvs import ensure_venvs
+from harness.commands import add_results_option
 from harness.errors import BadInput, EnvironmentFailure
 from harness.report.comparison import Cell, broken, markdown_matrix, render_page, text_table
 from harness.results import INTERRUPTED
@@ -47,8 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("scenarios", type=Path, nargs="+", metavar="SCENARIO", help="lock scenario YAML files")
     parser.add_argument("--clients", default="all", metavar="NAMES",
                         help=f"'all' or a comma-separated list of: {', '.join(client_names())}")
-    parser.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
-                        help="folder of run folders (default: results/)")
+    add_results_option(parser)
     parser.add_argument("--duration", type=float, metavar="S", help="override every scenario's duration (s)")
     parser.add_argument("--readme", type=Path, metavar="FILE",
                         help=f"rewrite the table between {BEGIN} and {END} in FILE")

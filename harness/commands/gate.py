@@ -21,14 +21,14 @@ import signal
 import sys
 from pathlib import Path
 
+from harness.commands import add_results_option
 from harness.gate import CaseOutcome, run_gate, scenario_case, summary_table
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("scenarios", nargs="+", type=Path, metavar="SCENARIO",
                         help="scenario YAML files (see scenarios/README.md), run one after another")
-    parser.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
-                        help="folder of run folders (default: results/)")
+    add_results_option(parser)
     parser.add_argument("--simulate", action="store_true",
                         help="simulate each scenario over --seeds instead of one real-time run")
     parser.add_argument("--seeds", metavar="A..B", help="with --simulate: the seeds A to B (both included)")

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from harness.clients.specs import client_names
+from harness.commands import add_results_option
 from harness.commands.gate import add_junit_argument
 from harness.errors import HarnessError
 from harness.gate import CaseOutcome, GateResult, outcome_of_error, outcome_of_run
@@ -23,8 +24,7 @@ from harness.gate import CaseOutcome, GateResult, outcome_of_error, outcome_of_r
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("scenario", type=Path, help="scenario YAML file (see scenarios/README.md)")
-    parser.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
-                        help="folder of run folders (default: results/)")
+    add_results_option(parser)
     parser.add_argument("--duration", type=float, metavar="S", help="override the scenario's duration (s)")
     parser.add_argument("--seed", type=int, metavar="N", help="override the scenario's seed")
     parser.add_argument("--client", choices=client_names(), metavar="NAME",

@@ -18,14 +18,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from harness.commands import add_results_option
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("scenario", type=Path, help="scenario YAML file (scenarios/ or scenarios/sim/)")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--seed", type=int, metavar="N", help="simulate this seed (default: the scenario's)")
     which.add_argument("--seeds", metavar="A..B", help="sweep the seeds A to B (both included)")
-    parser.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
-                        help="folder of run folders (default: results/)")
+    add_results_option(parser)
     parser.add_argument("--duration", type=float, metavar="S", help="override the scenario's duration (s)")
     parser.add_argument("--keep-all", action="store_true",
                         help="sweep: keep every seed's run folder, not only the failing ones")

@@ -20,6 +20,8 @@ import argparse
 import os
 from pathlib import Path
 
+from harness.commands import add_results_option
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("scenarios", type=Path, nargs="+", metavar="SCENARIO", help="scenario YAML files")
@@ -28,8 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--jobs", type=int, metavar="N", help="local Dask worker processes (default: cores)")
     where.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="an existing Dask scheduler")
-    parser.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
-                        help="folder of run folders (default: results/)")
+    add_results_option(parser)
     parser.add_argument("--duration", type=float, metavar="S", help="override every scenario's duration (s)")
     parser.add_argument("--keep-all", action="store_true", help="bring back every run folder, not only failing")
     parser.add_argument("--shrink", action="store_true",
