@@ -109,6 +109,33 @@ class ClusterShape:
         return chosen
 
 
+class ToxicLedger:
+    """The toxics `add_toxic` put on each (client, node) link, so that `remove_toxics` removes
+    those (the named ones, or all) and never a cut's. Thread-safe: the nemesis and the link
+    controls of client workers may touch it at once."""
+
+    def __init__(self) -> None:
+        self._names: dict[tuple[int, str], set[str]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, client: int, node: str, toxic_name: str) -> None:
+        with self._lock:
+            self._names.setdefault((client, node), set()).add(toxic_name)
+
+    def take(self, client: int, node: str, names: Iterable[str] | None) -> list[str]:
+        """Forget and return (sorted) the link's toxics among `names` (all when None)."""
+        wanted = None if names is None else set(names)
+        with self._lock:
+            present = self._names.get((client, node), set())
+            doomed = sorted(present if wanted is None else present & wanted)
+            present.difference_update(doomed)
+        return doomed
+
+    def clear(self) -> None:
+        with self._lock:
+            self._names.clear()
+
+
 class ProxiedCluster(ClusterShape):
     """Shared part of both clusters: one proxy per (client, node), link cuts, toxics, heal.
 
@@ -129,7 +156,7 @@ class ProxiedCluster(ClusterShape):
         self._proxies: dict[tuple[int, str], ProxyAddress] = {}
         self._cuts: Counter[tuple[int, str]] = Counter()
         self._cut_modes: dict[tuple[int, str], str] = {}
-        self._toxics: dict[tuple[int, str], set[str]] = {}  # toxics added through add_toxic
+        self._toxics = ToxicLedger()
         self._links_lock = threading.Lock()
 
     # -- addresses ------------------------------------------------------------
@@ -218,20 +245,14 @@ class ProxiedCluster(ClusterShape):
         for client in self._client_list(clients):
             self.control.add_toxic(proxy_name(client, node), toxic_type, toxic_name=toxic_name,
                                    stream=stream, attributes=dict(attributes))
-            with self._links_lock:
-                self._toxics.setdefault((client, node), set()).add(toxic_name)
+            self._toxics.add(client, node, toxic_name)
 
     def remove_toxics(self, node: str, *, clients: list[int] | None = None,
                       names: Iterable[str] | None = None) -> None:
         """Remove toxics added by `add_toxic` (the named ones, or all) — never the cut toxics."""
         self._check(node=node)
-        wanted = None if names is None else set(names)
         for client in self._client_list(clients):
-            with self._links_lock:
-                present = self._toxics.get((client, node), set())
-                doomed = sorted(present if wanted is None else present & wanted)
-                present.difference_update(doomed)
-            for toxic_name in doomed:
+            for toxic_name in self._toxics.take(client, node, names):
                 self.control.remove_toxic(proxy_name(client, node), toxic_name)
 
     # -- heal -----------------------------------------------------------------

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from harness.cluster.base import CUT_MODES, ClusterShape, node_names
+from harness.cluster.base import CUT_MODES, ClusterShape, ToxicLedger, node_names
 from harness.sim.network import Toxic
 from harness.sim.runtime import URL_SCHEME, ClientProcess
 from harness.sim.streams import stream
@@ -47,7 +47,7 @@ class SimCluster(ClusterShape):
         self.persistence = persistence
         self._cuts: Counter[tuple[int, str]] = Counter()
         self._cut_modes: dict[tuple[int, str], str] = {}
-        self._toxic_names: dict[tuple[int, str], set[str]] = {}
+        self._toxics = ToxicLedger()
         self._loss_rng = stream(world.seed, "persistence")
         self.processes: dict[int | str, ClientProcess] = {}
         self.client_starter: Callable[[int], None] | None = None  # the runner's: start a client's worker
@@ -102,17 +102,13 @@ class SimCluster(ClusterShape):
         toxic_name = self._toxic_name(node, toxic_type, stream, name)
         for client in self._client_list(clients):
             self.world.link(client, node).add_toxic(toxic_name, Toxic(toxic_type, stream, dict(attributes)))
-            self._toxic_names.setdefault((client, node), set()).add(toxic_name)
+            self._toxics.add(client, node, toxic_name)
 
     def remove_toxics(self, node: str, *, clients: list[int] | None = None,
                       names: Iterable[str] | None = None) -> None:
         self._check(node=node)
-        wanted = None if names is None else set(names)
         for client in self._client_list(clients):
-            present = self._toxic_names.get((client, node), set())
-            doomed = sorted(present if wanted is None else present & wanted)
-            present.difference_update(doomed)
-            for toxic_name in doomed:
+            for toxic_name in self._toxics.take(client, node, names):
                 self.world.link(client, node).remove_toxic(toxic_name)
 
     # -- nodes ------------------------------------------------------------------------------
@@ -199,7 +195,7 @@ class SimCluster(ClusterShape):
         client pauses end and client clocks run at rate 1 again."""
         self._cuts.clear()
         self._cut_modes.clear()
-        self._toxic_names.clear()
+        self._toxics.clear()
         for link in self.world.links.values():
             link.set_cut(None)
             link.toxics.clear()
