@@ -62,6 +62,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from benchmarks import percentile
 from harness.cluster.processes import RedisServer, ToxiproxyServer
 from harness.cluster.toxiproxy import ToxiproxyControl
 from majorityredis import MajorityRedis
@@ -85,8 +86,7 @@ class Result:
 
     @property
     def p99(self) -> float:
-        ordered = sorted(self.samples_ms)
-        return ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+        return percentile(self.samples_ms, 0.99)
 
     @property
     def throughput(self) -> float:

@@ -33,6 +33,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from benchmarks import percentile
+
 ROOT = Path(__file__).resolve().parent.parent
 NODES = 5
 TARGET_RATIO = 1.05
@@ -104,11 +106,6 @@ def measure(code_root: Path, urls: Sequence[str], iterations: int, warmup: int) 
         raise SystemExit(f"benchmarks.seam: the round meant for {code_root} imported {imported}")
     samples: list[float] = report["samples_ms"]
     return samples
-
-
-def percentile(samples: Sequence[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
